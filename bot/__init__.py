@@ -1,0 +1,1 @@
+"""Composition root: settings, CLI, wiring and channel adapters (Telegram, terminal)."""

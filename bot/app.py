@@ -1,0 +1,105 @@
+"""The one place where ieum is wired together, from one Settings object, at start-up.
+
+Each block below belongs to one package; change only your package's block.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from bot.pipeline import Pipeline
+from bot.settings import Settings
+from clock import Clock, SystemClock
+from models.assessment import RiskAssessor
+from storage.connection import open_redis
+from storage.profiles import ProfileRepository
+from telemetry import set_salt
+
+
+@dataclass
+class App:
+    settings: Settings
+    redis: aioredis.Redis
+    clock: Clock
+    profiles: ProfileRepository
+    assessor: RiskAssessor
+    pipeline: Pipeline
+    conversation: Any
+    escalation: Any
+    encoder: Any = None
+    outbox: Any = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@contextlib.asynccontextmanager
+async def running_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    assessor: RiskAssessor | None = None,
+    encoder: Any = None,
+) -> AsyncIterator[App]:
+    """Open Redis (embedded if no URL), build every service, and close them on exit."""
+    set_salt(settings.hash_salt.get_secret_value())
+    clock = clock or SystemClock()
+    async with open_redis(settings.redis_url, settings.data_dir) as redis:
+        app = await build_app(settings, redis, clock=clock, assessor=assessor, encoder=encoder)
+        try:
+            yield app
+        finally:
+            await app.pipeline.drain_background()
+
+
+async def build_app(
+    settings: Settings,
+    redis: aioredis.Redis,
+    *,
+    clock: Clock,
+    assessor: RiskAssessor | None = None,
+    encoder: Any = None,
+) -> App:
+    profiles = ProfileRepository(redis, default_lang=settings.lang, default_tz=settings.tz)
+
+    # --- models ------------------------------------------------------------------------------
+    from models.factory import build_assessor
+
+    if assessor is None:
+        assessor = build_assessor(encoder, settings.model_artifact)
+
+    # --- dialogues ---------------------------------------------------------------------------
+    from dialogues.service import build_conversation
+
+    conversation = build_conversation(redis=redis, profiles=profiles, encoder=encoder, clock=clock)
+
+    # --- escalation --------------------------------------------------------------------------
+    from escalation.pending import PendingRequests
+
+    escalation = PendingRequests(redis)
+    outbox = None
+
+    pipeline = Pipeline(
+        redis=redis,
+        profiles=profiles,
+        assessor=assessor,
+        conversation=conversation,
+        escalation=escalation,
+        clock=clock,
+        default_lang=settings.lang,
+    )
+    return App(
+        settings=settings,
+        redis=redis,
+        clock=clock,
+        profiles=profiles,
+        assessor=assessor,
+        pipeline=pipeline,
+        conversation=conversation,
+        escalation=escalation,
+        encoder=encoder,
+        outbox=outbox,
+    )

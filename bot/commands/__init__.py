@@ -1,0 +1,1 @@
+"""One module per `ieum` subcommand; each exposes `register(subparsers)`."""

@@ -1,0 +1,226 @@
+"""The message path, channel-agnostic: assess -> converse -> persist escalation -> replies.
+
+Safety decisions live here:
+- every message is assessed, before onboarding and during a human handoff;
+- an assessor that errors or times out is treated as possible crisis (`assessor_failure`);
+- a case is written before the reply is returned, but if Redis fails the crisis reply still goes
+  out and the write is retried in the background.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+import redis.asyncio as aioredis
+
+from clock import Clock
+from dialogues.messages import (
+    EscalationKind,
+    EscalationRequest,
+    IncomingMessage,
+    InputKind,
+    Outcome,
+    Reply,
+)
+from dialogues.ports import Conversation
+from escalation.ports import Escalation
+from models.assessment import Assessment, PastSignal, RiskAssessor, RiskContext, RiskLevel
+from models.placeholder import guess_lang
+from storage.profiles import Profile, ProfileRepository
+from storage.risk_window import RiskWindow
+from telemetry import event, hash_id
+
+log = logging.getLogger(__name__)
+
+Eraser = Callable[[str], Awaitable[object]]
+
+ASSESS_TIMEOUT_S = 3.0
+ESCALATION_RETRY_DELAYS_S = (0.5, 1, 2, 5, 10, 30, 60)
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        redis: aioredis.Redis,
+        profiles: ProfileRepository,
+        assessor: RiskAssessor,
+        conversation: Conversation,
+        escalation: Escalation,
+        clock: Clock,
+        erasers: Sequence[Eraser] = (),
+        default_lang: str = "ko",
+    ) -> None:
+        self.redis = redis
+        self.profiles = profiles
+        self.assessor = assessor
+        self.conversation = conversation
+        self.escalation = escalation
+        self.clock = clock
+        self.erasers = list(erasers)
+        self.window = RiskWindow(redis)
+        self.default_lang = default_lang
+        self._background: set[asyncio.Task[None]] = set()
+
+    async def handle(self, msg: IncomingMessage) -> tuple[Reply, ...]:
+        """Process one incoming message and return the replies to send to the person."""
+        text = msg.text if msg.kind in (InputKind.TEXT, InputKind.EDITED, InputKind.COMMAND) else ""
+        try:
+            profile = await self.profiles.get_or_create(
+                msg.user_key, self.clock.now(), lang=_initial_lang(msg, self.default_lang)
+            )
+        except Exception:
+            event(log, "profile_unavailable", logging.ERROR, user=hash_id(msg.user_key))
+            profile = Profile(user_key=msg.user_key, lang=_initial_lang(msg, self.default_lang))
+
+        assessment = await self._assess(msg, text, profile)
+        if assessment.level is RiskLevel.CRISIS:
+            return await self._crisis_turn(msg, profile, assessment)
+
+        try:
+            if await self.escalation.in_handoff(profile.user_key):
+                await self.escalation.relay_from_person(msg, profile)
+                await self._remember(msg, assessment)
+                return ()
+            outcome = await self.conversation.handle(msg, profile, assessment)
+        except Exception:
+            event(log, "turn_failed", logging.ERROR, user=hash_id(msg.user_key), exc_info=True)
+            return self.conversation.fallback_replies(profile.lang)
+
+        if outcome.escalation is not None:
+            await self._record_durably(msg, profile, assessment, outcome.escalation)
+        if outcome.erase_user:
+            await self._erase(profile.user_key)
+            return outcome.replies
+        await self._remember(msg, assessment)
+        return outcome.replies
+
+    # --- safety ------------------------------------------------------------------------------
+    async def _assess(self, msg: IncomingMessage, text: str, profile: Profile) -> Assessment:
+        if not text.strip() or msg.kind is InputKind.COMMAND:
+            return Assessment(RiskLevel.NONE, 0.0, (), profile.lang)
+        try:
+            context = await self.window.context(profile.user_key, self.clock.now())
+        except Exception:
+            context = RiskContext(now=self.clock.now())
+        try:
+            assessment = await asyncio.wait_for(
+                self.assessor.assess(text, context), timeout=ASSESS_TIMEOUT_S
+            )
+        except Exception as exc:  # includes TimeoutError
+            # Fail safe: an assessor we cannot hear from might have missed a crisis.
+            event(
+                log,
+                "assessor_failed",
+                logging.ERROR,
+                user=hash_id(msg.user_key),
+                error=type(exc).__name__,
+            )
+            return Assessment(RiskLevel.CRISIS, 1.0, ("assessor_failure",), profile.lang)
+        event(
+            log,
+            "message_assessed",
+            user=hash_id(msg.user_key),
+            level=assessment.level.value,
+            score=round(assessment.score, 3),
+            reasons=list(assessment.reasons),
+        )
+        return assessment
+
+    async def _crisis_turn(
+        self, msg: IncomingMessage, profile: Profile, assessment: Assessment
+    ) -> tuple[Reply, ...]:
+        kind = (
+            EscalationKind.ASSESSOR_FAILURE
+            if "assessor_failure" in assessment.reasons
+            else EscalationKind.CRISIS
+        )
+        request = EscalationRequest(kind, assessment.reasons, assessment.score)
+        await self._record_durably(msg, profile, assessment, request)
+        try:
+            if await self.escalation.in_handoff(profile.user_key):
+                await self.escalation.relay_from_person(msg, profile)
+            outcome = await self.conversation.handle(msg, profile, assessment)
+            replies = outcome.replies
+        except Exception:
+            event(log, "crisis_turn_degraded", logging.ERROR, user=hash_id(msg.user_key))
+            replies = ()
+        if not replies:
+            replies = self.conversation.crisis_replies(profile.lang)
+        await self._remember(msg, assessment)
+        return replies
+
+    async def _record_durably(
+        self,
+        msg: IncomingMessage,
+        profile: Profile,
+        assessment: Assessment,
+        request: EscalationRequest,
+    ) -> None:
+        """Write the case before replying; if that fails, keep retrying without holding the reply."""
+        try:
+            await self.escalation.record(msg, profile, assessment, request)
+            return
+        except Exception as exc:
+            event(
+                log,
+                "escalation_write_failed",
+                logging.ERROR,
+                user=hash_id(msg.user_key),
+                error=type(exc).__name__,
+            )
+        task = asyncio.create_task(self._retry_record(msg, profile, assessment, request))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _retry_record(
+        self,
+        msg: IncomingMessage,
+        profile: Profile,
+        assessment: Assessment,
+        request: EscalationRequest,
+    ) -> None:
+        for delay in ESCALATION_RETRY_DELAYS_S:
+            await asyncio.sleep(delay)
+            try:
+                await self.escalation.record(msg, profile, assessment, request)
+                event(log, "escalation_write_recovered", user=hash_id(msg.user_key))
+                return
+            except Exception:
+                continue
+        event(log, "escalation_write_lost", logging.CRITICAL, user=hash_id(msg.user_key))
+
+    async def drain_background(self) -> None:
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+    # --- memory ------------------------------------------------------------------------------
+    async def _remember(self, msg: IncomingMessage, assessment: Assessment) -> None:
+        if assessment.score <= 0 and assessment.level is RiskLevel.NONE:
+            return
+        try:
+            await self.window.push(
+                msg.user_key, PastSignal(msg.ts, assessment.level, assessment.score)
+            )
+        except Exception:
+            event(log, "risk_window_write_failed", logging.WARNING, user=hash_id(msg.user_key))
+
+    async def _erase(self, user_key: str) -> None:
+        await self.escalation.erase(user_key)
+        for eraser in self.erasers:
+            await eraser(user_key)
+        await self.profiles.erase(user_key)
+        event(log, "user_erased", user=hash_id(user_key))
+
+
+def _initial_lang(msg: IncomingMessage, default: str) -> str:
+    if msg.text.strip() and not msg.text.startswith("/"):
+        return guess_lang(msg.text)
+    if msg.language_hint:
+        return "ko" if msg.language_hint.lower().startswith("ko") else "en"
+    return default
+
+
+__all__ = ["Eraser", "Outcome", "Pipeline"]

@@ -1,0 +1,1 @@
+"""The conversation engine and its flows (YAML data, Korean and English side by side)."""

@@ -1,0 +1,1 @@
+"""Cases, the counsellor queue, alerts, SLAs and the counsellor <-> young person handoff."""

@@ -1,0 +1,1 @@
+"""Risk detection: encoders, exemplar banks, the trained head, assessment and evaluation."""

@@ -1,0 +1,1 @@
+"""Redis: the connection (system Redis or an embedded Valkey), key names, repositories."""

@@ -1,0 +1,75 @@
+"""Every Redis key name ieum uses, in one place (arq keeps its names in `arq/constants.py`).
+
+A person's keys all carry the hash tag `{u:<user_key>}` so that on a Redis Cluster they share a
+slot and multi-key transactions keep working. `user_key` is `<channel>:<channel user id>`.
+Sections below belong to one package each; add keys in your package's section only.
+"""
+
+from __future__ import annotations
+
+PREFIX = "ieum"
+
+
+def user_tag(user_key: str) -> str:
+    return f"{{u:{user_key}}}"
+
+
+def user_pattern(user_key: str) -> str:
+    """SCAN pattern for every per-person key (used by /delete)."""
+    tag = user_tag(user_key).replace("[", "\\[").replace("]", "\\]").replace("*", "\\*")
+    return f"{PREFIX}:{tag}:*"
+
+
+# --- storage: profiles, conversation state, dedup -------------------------------------------
+def profile(user_key: str) -> str:
+    return f"{PREFIX}:{user_tag(user_key)}:profile"
+
+
+def moods(user_key: str) -> str:
+    """Sorted set: member `<iso ts>|<mood>`, score = unix time."""
+    return f"{PREFIX}:{user_tag(user_key)}:moods"
+
+
+def conversation_state(user_key: str) -> str:
+    return f"{PREFIX}:{user_tag(user_key)}:state"
+
+
+def pending_talk_request(user_key: str) -> str:
+    return f"{PREFIX}:{user_tag(user_key)}:talk_request"
+
+
+def risk_window(user_key: str) -> str:
+    """List of recent assessment signals (JSON, no text) for conversation context."""
+    return f"{PREFIX}:{user_tag(user_key)}:risk_window"
+
+
+def recent_replies(user_key: str) -> str:
+    return f"{PREFIX}:{user_tag(user_key)}:recent_replies"
+
+
+def all_users() -> str:
+    """Set of every user_key that has a profile (for scheduling and outreach scans)."""
+    return f"{PREFIX}:users"
+
+
+def dedup(channel: str, update_id: str | int) -> str:
+    return f"{PREFIX}:dedup:{channel}:{update_id}"
+
+
+def short_code_index() -> str:
+    """Hash: pseudonymous short code -> user_key (what counsellors see instead of an account)."""
+    return f"{PREFIX}:short_codes"
+
+
+# --- bot: inbox streams (updates made durable before they are handled) -----------------------
+def inbox_stream(shard: int) -> str:
+    return f"{PREFIX}:inbox:{shard}"
+
+
+# --- outbox -----------------------------------------------------------------------------------
+
+
+# --- escalation -------------------------------------------------------------------------------
+
+
+# --- scheduling -------------------------------------------------------------------------------
