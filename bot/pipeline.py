@@ -106,9 +106,7 @@ class Pipeline:
         except Exception:
             context = RiskContext(now=self.clock.now())
         try:
-            assessment = await asyncio.wait_for(
-                self.assessor.assess(text, context), timeout=ASSESS_TIMEOUT_S
-            )
+            assessment = await asyncio.wait_for(self.assessor.assess(text, context), timeout=ASSESS_TIMEOUT_S)
         except Exception as exc:  # includes TimeoutError
             # Fail safe: an assessor we cannot hear from might have missed a crisis.
             event(
@@ -201,9 +199,7 @@ class Pipeline:
         if assessment.score <= 0 and assessment.level is RiskLevel.NONE:
             return
         try:
-            await self.window.push(
-                msg.user_key, PastSignal(msg.ts, assessment.level, assessment.score)
-            )
+            await self.window.push(msg.user_key, PastSignal(msg.ts, assessment.level, assessment.score))
         except Exception:
             event(log, "risk_window_write_failed", logging.WARNING, user=hash_id(msg.user_key))
 

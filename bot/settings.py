@@ -19,9 +19,7 @@ def _parse_ids(value: object) -> list[int]:
         try:
             return [int(p) for p in parts if p]
         except ValueError as exc:
-            raise ValueError(
-                f"expected comma-separated numeric Telegram ids, got {value!r}"
-            ) from exc
+            raise ValueError(f"expected comma-separated numeric Telegram ids, got {value!r}") from exc
     if isinstance(value, list | tuple | set):
         return [int(v) for v in value]
     raise ValueError(f"cannot read ids from {value!r}")

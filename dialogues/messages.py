@@ -34,9 +34,7 @@ class QuickReply:
 
     def __post_init__(self) -> None:
         if len(self.payload.encode()) > MAX_PAYLOAD_BYTES:
-            raise ValueError(
-                f"quick reply payload over {MAX_PAYLOAD_BYTES} bytes: {self.payload!r}"
-            )
+            raise ValueError(f"quick reply payload over {MAX_PAYLOAD_BYTES} bytes: {self.payload!r}")
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,7 @@ from storage.profiles import Profile
 
 
 class Conversation(Protocol):
-    async def handle(
-        self, msg: IncomingMessage, profile: Profile, assessment: Assessment
-    ) -> Outcome:
+    async def handle(self, msg: IncomingMessage, profile: Profile, assessment: Assessment) -> Outcome:
         """Run one turn. Reads and writes conversation state; never sends anything."""
         ...
 

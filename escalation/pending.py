@@ -24,9 +24,7 @@ class PendingRequests:
         request: EscalationRequest,
     ) -> None:
         entry = {"kind": request.kind.value, "update": msg.update_id, "ts": msg.ts.isoformat()}
-        await self.redis.hset(
-            keys.pending_talk_request(profile.user_key), msg.update_id, json.dumps(entry)
-        )
+        await self.redis.hset(keys.pending_talk_request(profile.user_key), msg.update_id, json.dumps(entry))
 
     async def in_handoff(self, user_key: str) -> bool:
         return False

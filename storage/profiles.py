@@ -154,9 +154,7 @@ class ProfileRepository:
 
     # --- mood history -------------------------------------------------------------------
     async def add_mood(self, user_key: str, mood: Mood, at: datetime) -> None:
-        await self.redis.zadd(
-            keys.moods(user_key), {f"{at.isoformat()}|{mood.value}": at.timestamp()}
-        )
+        await self.redis.zadd(keys.moods(user_key), {f"{at.isoformat()}|{mood.value}": at.timestamp()})
 
     async def moods_since(self, user_key: str, since: datetime) -> list[tuple[datetime, Mood]]:
         rows = await self.redis.zrangebyscore(keys.moods(user_key), since.timestamp(), "+inf")

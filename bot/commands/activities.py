@@ -6,9 +6,7 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser(
-        "activities" if "activities" != "evaluate" else "eval", help="(not built yet)"
-    )
+    p = sub.add_parser("activities" if "activities" != "evaluate" else "eval", help="(not built yet)")
     p.set_defaults(func=_main)
 
 

@@ -240,9 +240,7 @@ class FakeTelegram:
     # --- inspecting ---------------------------------------------------------------------------
     def calls_to(self, method: str, chat_id: str | int | None = None) -> list[Call]:
         return [
-            c
-            for c in self.calls
-            if c.method == method and (chat_id is None or c.chat_id == str(chat_id))
+            c for c in self.calls if c.method == method and (chat_id is None or c.chat_id == str(chat_id))
         ]
 
     def texts_to(self, chat_id: str | int) -> list[str]:
@@ -268,9 +266,7 @@ class FakeTelegram:
             except TimeoutError:
                 pass
 
-    async def wait_for_messages(
-        self, chat_id: str | int, count: int, timeout: float = 5.0
-    ) -> list[str]:
+    async def wait_for_messages(self, chat_id: str | int, count: int, timeout: float = 5.0) -> list[str]:
         await self.wait_for(lambda _c: len(self.texts_to(chat_id)) >= count, timeout)
         return self.texts_to(chat_id)
 
