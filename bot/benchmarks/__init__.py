@@ -1,0 +1,1 @@
+"""`ieum bench <name>`: one module per benchmark, each with `register(subparsers)`."""

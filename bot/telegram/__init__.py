@@ -1,0 +1,1 @@
+"""The Telegram channel (aiogram 3). Only this package and `bot/` import aiogram."""

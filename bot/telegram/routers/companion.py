@@ -1,0 +1,9 @@
+"""Telegram router: companion (placeholder)."""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+
+def build_router() -> Router:
+    return Router(name="companion")
