@@ -1,0 +1,63 @@
+"""Per-person conversation state and recent replies in Redis (keys tagged `{u:...}`).
+
+State is a small JSON object, e.g. ``{"flow": "onboarding", "step": "quiet"}``, written after
+every turn, so a restart mid-onboarding resumes at the same step.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+import redis.asyncio as aioredis
+
+from storage import keys
+
+STATE_TTL_S = 90 * 86_400  # an abandoned flow is forgotten after three months
+RECENT_KEEP = 6
+RECENT_TTL_S = 30 * 86_400
+
+
+@dataclass(frozen=True)
+class State:
+    flow: str = ""  # "", "onboarding", "settings", "checkin", "delete"
+    step: str = ""
+    held: bool = False  # onboarding interrupted (a crisis): typed text is not taken as an answer
+
+    @property
+    def idle(self) -> bool:
+        return not self.flow
+
+
+class StateStore:
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self.redis = redis
+
+    async def get(self, user_key: str) -> State:
+        raw = await self.redis.get(keys.conversation_state(user_key))
+        if not raw:
+            return State()
+        try:
+            data = json.loads(raw)
+            return State(
+                flow=str(data.get("flow", "")), step=str(data.get("step", "")), held=bool(data.get("held"))
+            )
+        except (ValueError, AttributeError):
+            return State()
+
+    async def set(self, user_key: str, state: State) -> None:
+        if state.idle:
+            await self.redis.delete(keys.conversation_state(user_key))
+            return
+        await self.redis.set(keys.conversation_state(user_key), json.dumps(asdict(state)), ex=STATE_TTL_S)
+
+    async def recent(self, user_key: str) -> list[str]:
+        return list(await self.redis.lrange(keys.recent_replies(user_key), 0, RECENT_KEEP - 1))
+
+    async def remember_reply(self, user_key: str, reply_id: str) -> None:
+        key = keys.recent_replies(user_key)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.lpush(key, reply_id)
+            pipe.ltrim(key, 0, RECENT_KEEP - 1)
+            pipe.expire(key, RECENT_TTL_S)
+            await pipe.execute()
