@@ -73,3 +73,64 @@ def inbox_stream(shard: int) -> str:
 
 
 # --- scheduling -------------------------------------------------------------------------------
+def scheduler_lease() -> str:
+    """The scheduler leader's lease: a token with a TTL the leader renews (SET NX PX)."""
+    return f"{PREFIX}:sched:leader"
+
+
+def scheduler_due() -> str:
+    """Sorted set of due work (member = work item id, score = unix time it is due)."""
+    return f"{PREFIX}:sched:due"
+
+
+def scheduler_fired(item: str) -> str:
+    """Marker that one firing of a work item (a reminder, an announcement) completed."""
+    return f"{PREFIX}:sched:fired:{item}"
+
+
+def scheduler_replan() -> str:
+    """Set of user_keys whose check-in plan must be recomputed (profile changed)."""
+    return f"{PREFIX}:sched:replan"
+
+
+def checkin_plan(user_key: str) -> str:
+    """Hash: a person's next check-in slot, the unanswered counter and back-off state."""
+    return f"{PREFIX}:{user_tag(user_key)}:checkin"
+
+
+def activity_tag(activity_id: str) -> str:
+    """Hash tag so an activity and its answers share a cluster slot (atomic RSVP scripts)."""
+    return f"{{a:{activity_id}}}"
+
+
+def activity(activity_id: str) -> str:
+    return f"{PREFIX}:{activity_tag(activity_id)}:act"
+
+
+def activity_pattern() -> str:
+    """SCAN pattern for every activity key (answers included), for erasure."""
+    return f"{PREFIX}:{{a:*"
+
+
+def activities_index() -> str:
+    """Sorted set: activity id -> start (unix time) of its next occurrence."""
+    return f"{PREFIX}:acts"
+
+
+def activity_seq() -> str:
+    return f"{PREFIX}:act_seq"
+
+
+def activity_rsvps(activity_id: str, occurrence: int) -> str:
+    """Hash: user_key -> answer, for one occurrence of an activity."""
+    return f"{PREFIX}:{activity_tag(activity_id)}:rsvp:{occurrence}"
+
+
+def activity_waitlist(activity_id: str, occurrence: int) -> str:
+    """Sorted set: user_key -> time they asked to be on the waiting list."""
+    return f"{PREFIX}:{activity_tag(activity_id)}:wait:{occurrence}"
+
+
+def staff_flow(staff_id: str) -> str:
+    """Hash: a staff member's guided activity-creation flow in progress (step and answers)."""
+    return f"{PREFIX}:staff_flow:{staff_id}"
