@@ -1,15 +1,40 @@
-"""`ieum chat` (placeholder until its issue lands)."""
+"""`ieum chat`: talk to the companion in the terminal, through the full pipeline."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import sys
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("chat" if "chat" != "evaluate" else "eval", help="(not built yet)")
+    p = sub.add_parser(
+        "chat",
+        help="talk to the companion in the terminal (reads one message a line when stdin is not a terminal)",
+    )
+    p.add_argument("--user", default="me", help="a stable local id for the person (default: me)")
+    p.add_argument("--no-echo", action="store_true", help="scripted mode: do not echo input lines")
     p.set_defaults(func=_main)
 
 
 def _main(args: argparse.Namespace) -> int:
-    print("not built yet")
-    return 1
+    return asyncio.run(chat(user=args.user, echo=not args.no_echo))
+
+
+async def chat(*, user: str, echo: bool = True) -> int:
+    from bot.app import running_app
+    from bot.local import LocalChat, run_interactive, run_lines
+    from bot.settings import Settings
+
+    sys.stdout.reconfigure(encoding="utf-8")  # type: ignore[union-attr]
+    interactive = sys.stdin.isatty()
+    async with running_app(Settings()) as app:
+        session = LocalChat(app.pipeline.handle, app.clock, sys.stdout, user_id=user)
+        prepare = getattr(app.conversation, "prepare", None)
+        if interactive and prepare is not None:
+            await prepare()
+        if interactive:
+            await run_interactive(session)
+        else:
+            await run_lines(session, sys.stdin, echo=echo)
+    return 0
