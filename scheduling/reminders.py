@@ -65,14 +65,14 @@ class ActivityScheduler:
             if now > act.end + KEEP_AFTER_END:
                 await self.service.repo.forget(act.id)
             return fired
+        if act.weekly and now >= act.end:
+            act = await self._roll(act, now)
         if act.notice is Notice.MOVED:
             fired += await self._notice(act, f"moved:{act.id}:{act.version}", "moved")
         if now < act.start:
             fired += await self._announce(act)
         fired += await self._reminders(act, now)
-        if act.weekly and now >= act.end:
-            await self._roll(act, now)
-        elif not act.weekly and now > act.end + KEEP_AFTER_END:
+        if not act.weekly and now > act.end + KEEP_AFTER_END:
             await self.service.repo.forget(act.id)
         return fired
 
@@ -197,16 +197,16 @@ class ActivityScheduler:
 
         return await self._fan_out(item, ((p, message(p)) for p in people))
 
-    async def _roll(self, act: Activity, now: datetime) -> None:
+    async def _roll(self, act: Activity, now: datetime) -> Activity:
         """A weekly activity ended: its next occurrence starts fresh (new answers, new reminders)."""
         start, occurrence = act.start, act.occurrence
         while start + timedelta(minutes=act.duration_min) <= now:
             start += timedelta(days=7)
             occurrence += 1
-        await self.service.repo.save(
-            act.replace(start=start, occurrence=occurrence, notice=Notice.NONE, changed_at="")
-        )
+        rolled = act.replace(start=start, occurrence=occurrence, notice=Notice.NONE, changed_at="")
+        await self.service.repo.save(rolled)
         event(log, "activity_rolled", activity=act.id, occurrence=occurrence)
+        return rolled
 
     # --- recipients --------------------------------------------------------------------------------
     async def audience(self, act: Activity) -> list[Profile]:
