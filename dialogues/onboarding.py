@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 
-from dialogues.catalogue import Step
+from dialogues import free_talk
+from dialogues.catalogue import Step, Theme
 from dialogues.state import State
 from dialogues.turn import Turn
 from models.assessment import RiskLevel
@@ -139,8 +140,19 @@ async def text_answer(t: Turn, text: str) -> None:
             return
     if distressed:
         await t.say_one_of("distress", t.cat.crisis.distress)
+    elif _sharing(await t.deps.themes.match(text)):
+        # They are talking, not answering: reply, and leave the way back to the setup open.
+        await free_talk.reply(t, text)
+        t.add_buttons([t.button(t.cat.onboarding.resume_label, "ob", "resume")])
+        return
     t.say(t.cat.onboarding.again)
     prompt(t, step)
+
+
+def _sharing(match: tuple[Theme | None, float]) -> bool:
+    """Is this someone telling us something that matters (not a stray word)? Then we listen first."""
+    theme, _score = match
+    return theme is not None and theme.supportive
 
 
 def _clean_input(field: str, text: str) -> str | None:

@@ -65,7 +65,7 @@ class ConversationService:
             self._crisis(t)
         else:
             await self._route(t)
-        if t.state != state and not t.erase:
+        if t.state != state:
             await self.deps.states.set(t.user_key, t.state)
         event(log, "turn_handled", user=hash_id(t.user_key), kind=msg.kind.value, flow=t.state.flow or "idle")
         return t.outcome()

@@ -18,7 +18,17 @@ from storage.profiles import Profile, ProfileRepository
 
 # Fields whose change means the person's check-in schedule must be rebuilt.
 SCHEDULE_FIELDS = frozenset(
-    {"rhythm", "window_start", "window_end", "quiet_start", "quiet_end", "paused", "checkin_consent", "tz"}
+    {
+        "rhythm",
+        "window_start",
+        "window_end",
+        "quiet_start",
+        "quiet_end",
+        "paused",
+        "checkin_consent",
+        "tz",
+        "onboarded",
+    }
 )
 
 
