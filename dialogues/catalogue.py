@@ -93,6 +93,7 @@ class Step:
     invalid: Text | None = None
     when: Mapping[str, tuple[object, ...]] | None = None
     settings_label: Text | None = None
+    settings_text: Text | None = None  # the question when changed from /settings (else `text`)
 
     def option(self, option_id: str) -> Option | None:
         return next((o for o in self.options if o.id == option_id), None)
@@ -211,8 +212,8 @@ def _value(r: Reader, name: str, value: object, line: int) -> object:
     if name == "lang":
         ok = value in ("ko", "en")
     elif name == "rhythm":
-        ok = value in {x.value for x in Rhythm}
-        value = Rhythm(value) if ok else value
+        ok = isinstance(value, str) and value in {x.value for x in Rhythm}
+        value = Rhythm(str(value)) if ok else value
     elif name in _BOOL_FIELDS:
         ok = isinstance(value, bool)
     elif name in _TIME_FIELDS:
@@ -234,7 +235,9 @@ def _settings(r: Reader, key: str) -> dict[str, object]:
 
 
 def _step(r: Reader, seen: set[str]) -> Step:
-    r.check_keys({"id", "text", "options", "skip", "input", "invalid", "when", "settings_label"})
+    r.check_keys(
+        {"id", "text", "options", "skip", "input", "invalid", "when", "settings_label", "settings_text"}
+    )
     step_id = _id(r, seen)
     input_field = r.string("input", optional=True)
     if input_field is not None and input_field not in INPUT_FIELDS:
@@ -270,6 +273,7 @@ def _step(r: Reader, seen: set[str]) -> Step:
         invalid=r.text("invalid") if input_field else None,
         when=when,
         settings_label=r.text("settings_label") if r.has("settings_label") else None,
+        settings_text=r.text("settings_text") if r.has("settings_text") else None,
     )
 
 

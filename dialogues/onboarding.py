@@ -40,7 +40,8 @@ def prompt(t: Turn, step: Step) -> None:
     ob = t.cat.onboarding
     quick = [t.button(o.label, "st", step.id, o.id) for o in step.options]
     quick.append(t.button(ob.skip_label, "st", step.id, SKIP))
-    t.say(step.text, quick)
+    settings = t.state.flow == SETTINGS and t.state.step == step.id
+    t.say(step.settings_text if settings and step.settings_text else step.text, quick)
 
 
 async def start(t: Turn) -> None:

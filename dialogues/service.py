@@ -77,10 +77,13 @@ class ConversationService:
         return (Reply(self.catalogue.commands["fallback"].render(lang)),)
 
     async def start_checkin(self, profile: Profile) -> Reply:
+        """The mood buttons carry their meaning, so an open onboarding or /delete question is not
+        overwritten: only an idle (or check-in) conversation moves into the check-in state."""
         state = await self.deps.states.get(profile.user_key)
         t = Turn(self.deps, None, profile, None, state)
         await checkin.start(t)
-        await self.deps.states.set(t.user_key, t.state)
+        if state.idle or state.flow == checkin.CHECKIN:
+            await self.deps.states.set(t.user_key, t.state)
         return t.replies[-1]
 
     # --- routing ------------------------------------------------------------------------------

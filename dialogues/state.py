@@ -52,7 +52,8 @@ class StateStore:
         await self.redis.set(keys.conversation_state(user_key), json.dumps(asdict(state)), ex=STATE_TTL_S)
 
     async def recent(self, user_key: str) -> list[str]:
-        return list(await self.redis.lrange(keys.recent_replies(user_key), 0, RECENT_KEEP - 1))
+        rows = await self.redis.lrange(keys.recent_replies(user_key), 0, RECENT_KEEP - 1)
+        return [r.decode() if isinstance(r, bytes) else str(r) for r in rows]
 
     async def remember_reply(self, user_key: str, reply_id: str) -> None:
         key = keys.recent_replies(user_key)
