@@ -363,3 +363,24 @@ def _crisis(r: Reader) -> Crisis:
 def _other(r: Reader) -> dict[str, tuple[Text, ...]]:
     r.check_keys(set(OTHER_KINDS))
     return {kind: r.texts(kind) for kind in OTHER_KINDS}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m dialogues.catalogue [DIR]`: check the flow files, as start-up does."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    directory = Path(args[0]) if args else FLOWS_DIR
+    try:
+        catalogue = load_catalogue(directory)
+    except FlowError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    steps = len(catalogue.onboarding.steps)
+    themes = len(catalogue.free_talk.themes)
+    print(f"ok: {directory} ({steps} onboarding steps, {themes} free-talk themes)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

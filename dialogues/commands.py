@@ -23,6 +23,10 @@ async def run(t: Turn, name: str, args: str = "") -> None:
 
 
 async def _start(t: Turn, args: str) -> None:
+    """`/start CODE` (a Telegram deep link from the Center) fills in the enrolment code."""
+    code = onboarding.clean_input("enrolment_code", args) if args.strip() else None
+    if code is not None:
+        await t.update_profile(enrolment_code=code)
     await onboarding.start(t)
 
 

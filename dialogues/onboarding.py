@@ -22,6 +22,8 @@ _CODE = re.compile(r"^[A-Za-z0-9-]{3,20}$")
 
 
 def _applies(step: Step, t: Turn) -> bool:
+    if step.input_field == "enrolment_code" and t.profile.enrolment_code:
+        return False  # already given (a /start deep link); /settings can still change it
     if not step.when:
         return True
     return all(getattr(t.profile, name) in values for name, values in step.when.items())
@@ -125,7 +127,7 @@ async def text_answer(t: Turn, text: str) -> None:
         return
     distressed = t.assessment is not None and t.assessment.level is RiskLevel.DISTRESS
     if step.input_field and not distressed:
-        value = _clean_input(step.input_field, text)
+        value = clean_input(step.input_field, text)
         if value is None:
             assert step.invalid is not None
             t.say(step.invalid)
@@ -156,7 +158,7 @@ def _sharing(match: tuple[Theme | None, float]) -> bool:
     return theme is not None and theme.supportive
 
 
-def _clean_input(field: str, text: str) -> str | None:
+def clean_input(field: str, text: str) -> str | None:
     value = " ".join(text.split())
     if field == "enrolment_code":
         return value.upper() if _CODE.match(value) else None

@@ -290,3 +290,26 @@ async def test_every_payload_fits(person: Person) -> None:
     await person.command("checkin")
     seen |= set(all_payloads(person.last))  # type: ignore[arg-type]
     assert seen and all(len(p.encode()) <= MAX_PAYLOAD_BYTES and p.startswith("v1:") for p in seen)
+
+
+async def test_start_deep_link_fills_the_enrolment_code(person: Person) -> None:
+    await person.command("start", "gj-77")
+    steps = []
+    for _ in range(20):
+        skip = [q for q in person.options() if q.payload.endswith(":skip")]
+        if not skip:
+            break
+        steps.append(skip[0].payload.split(":")[2])
+        await person.payload(skip[0].payload)
+    assert "code" not in steps and "nickname" in steps
+    assert (await person.profile()).enrolment_code == "GJ-77"
+
+
+async def test_scheduled_checkin_keeps_an_open_onboarding(person: Person) -> None:
+    await person.command("start")
+    await person.press("한국어")
+    reply = await person.service.start_checkin(await person.profile())
+    assert len(reply.quick_replies) == 5
+    await person.payload(reply.quick_replies[0].payload)  # answered by button
+    await person.text("이해 못 했어요")  # onboarding still waits at its step
+    assert "버튼" in person.said()

@@ -149,3 +149,12 @@ def test_unknown_placeholder_is_reported(flows: Path) -> None:
     with pytest.raises(FlowError) as info:
         load_catalogue(flows)
     assert "{comands}" in str(info.value) and info.value.line == _line_of(path, "unknown:") + 1
+
+
+def test_check_command_for_staff(flows: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from dialogues.catalogue import main
+
+    assert main([str(flows)]) == 0 and "ok:" in capsys.readouterr().out
+    (flows / "checkin.yaml").write_text("greeting:\n  - ko: 안녕\n", encoding="utf-8")
+    assert main([str(flows)]) == 1
+    assert "checkin.yaml:1: 'moods' is missing" in capsys.readouterr().err
