@@ -96,7 +96,9 @@ class ConversationService:
             else EscalationKind.CRISIS
         )
         t.escalation = EscalationRequest(kind, t.assessment.reasons, t.assessment.score)
-        t.replies.extend(self.crisis_replies(t.lang))
+        # Someone who has not chosen a language yet gets the language they just wrote in.
+        lang = t.lang if t.profile.onboarded else (t.assessment.lang or t.lang)
+        t.replies.extend(self.crisis_replies(lang))
         if t.state.flow in (onboarding.ONBOARDING, onboarding.SETTINGS):
             t.state = State(t.state.flow, t.state.step, held=True)
         elif not t.state.idle:
@@ -123,6 +125,8 @@ class ConversationService:
             return
         if len(text) > MAX_TEXT_CHARS:
             await t.say_one_of("oi_too_long", self.catalogue.other["too_long"])
+            if t.assessment is not None and t.assessment.level is RiskLevel.DISTRESS:
+                await free_talk.reply(t, text[:MAX_TEXT_CHARS])
             return
         if msg.kind is InputKind.EDITED:
             await t.say_one_of("oi_edited", self.catalogue.other["edited"])

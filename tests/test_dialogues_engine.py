@@ -313,3 +313,9 @@ async def test_scheduled_checkin_keeps_an_open_onboarding(person: Person) -> Non
     await person.payload(reply.quick_replies[0].payload)  # answered by button
     await person.text("이해 못 했어요")  # onboarding still waits at its step
     assert "버튼" in person.said()
+
+
+async def test_crisis_reply_follows_the_message_language_before_onboarding(person: Person) -> None:
+    await person.command("help")  # profile exists in Korean (the default)
+    await person.text("I want to end my life")
+    assert "Suicide Prevention" in person.said() and "109" in person.said()
