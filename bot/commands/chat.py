@@ -18,7 +18,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _main(args: argparse.Namespace) -> int:
-    return asyncio.run(chat(user=args.user, echo=not args.no_echo))
+    from dialogues.yamlfile import FlowError
+
+    try:
+        return asyncio.run(chat(user=args.user, echo=not args.no_echo))
+    except FlowError as exc:  # a flow file staff edited is malformed: say where, no traceback
+        print(f"ieum chat: {exc}", file=sys.stderr)
+        return 2
 
 
 async def chat(*, user: str, echo: bool = True) -> int:
