@@ -39,6 +39,10 @@ class OutboundMessage:
     topic_ref: str | None = None  # for CREATE_TOPIC: where to store the new thread id
     message_ref: str | None = None  # for SEND: where to store the sent message id; for EDIT: which
     user_key: str | None = None  # the person it is about / addressed to (for 403 handling)
+    # Filled in by the consumer just before delivery (producers leave them unset): the message id
+    # an EDIT targets, resolved from `message_ref`. For SEND/EDIT, a `topic_ref` without a
+    # `thread_id` means "in the topic stored under that ref" (plain message if none was created).
+    message_id: int | None = None
 
 
 class Outbox(Protocol):

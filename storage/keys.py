@@ -67,6 +67,45 @@ def inbox_stream(shard: int) -> str:
 
 
 # --- outbox -----------------------------------------------------------------------------------
+OUTBOX_GROUP = "senders"
+
+
+def outbox_lane(priority: int) -> str:
+    """Stream of queued deliveries for one priority lane (0 = crisis, read first)."""
+    return f"{PREFIX}:outbox:lane:{priority}"
+
+
+def outbox_dead() -> str:
+    """Dead-letter stream: deliveries that failed for good (shown by `ieum cases list`)."""
+    return f"{PREFIX}:outbox:dead"
+
+
+def outbox_idempotency(key: str) -> str:
+    return f"{PREFIX}:outbox:key:{key}"
+
+
+def outbox_ref(ref: str) -> str:
+    """A delivered message's id (or a created topic's thread id) under the producer's ref."""
+    return f"{PREFIX}:outbox:ref:{ref}"
+
+
+def outbox_reverse_ref(chat_id: str, kind: str, ident: int | str) -> str:
+    """(chat, message or thread id) -> the producer's ref; kind is `m` (message) or `t` (thread)."""
+    return f"{PREFIX}:outbox:rev:{chat_id}:{kind}:{ident}"
+
+
+def outbox_attempts() -> str:
+    """Hash: `<lane>:<entry id>` -> failed attempts so far (survives a consumer's death)."""
+    return f"{PREFIX}:outbox:attempts"
+
+
+def outbox_health(consumer: str) -> str:
+    return f"{PREFIX}:outbox:health:{consumer}"
+
+
+def outbox_no_forum(chat_id: str) -> str:
+    """Set when createForumTopic failed for good in this chat: send plain messages there."""
+    return f"{PREFIX}:outbox:noforum:{chat_id}"
 
 
 # --- escalation -------------------------------------------------------------------------------
