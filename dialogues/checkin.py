@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from dialogues.catalogue import MoodOption
+from dialogues.flowtypes import MoodOption
 from dialogues.state import State
 from dialogues.turn import Turn
 from models.assessment import PastSignal, RiskLevel

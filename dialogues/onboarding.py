@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from dialogues import free_talk
-from dialogues.catalogue import Step, Theme
+from dialogues.flowtypes import Step, Theme
 from dialogues.state import State
 from dialogues.turn import Turn
 from models.assessment import RiskLevel

@@ -15,7 +15,8 @@ import redis.asyncio as aioredis
 
 from clock import Clock
 from dialogues import checkin, commands, free_talk, onboarding, payloads
-from dialogues.catalogue import FLOWS_DIR, Catalogue, load_catalogue
+from dialogues.catalogue import FLOWS_DIR, load_catalogue
+from dialogues.flowtypes import Catalogue
 from dialogues.messages import (
     EscalationKind,
     EscalationRequest,

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from dialogues.catalogue import FreeTalk, Theme
+from dialogues.flowtypes import FreeTalk, Theme
 from models.encoder_port import Encoder
 from telemetry import event
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from clock import Clock
 from dialogues import payloads
-from dialogues.catalogue import Catalogue
+from dialogues.flowtypes import Catalogue
 from dialogues.messages import EscalationRequest, IncomingMessage, Outcome, QuickReply, Reply
 from dialogues.state import State, StateStore
 from dialogues.texts import Text
@@ -78,7 +78,7 @@ class Turn:
         self.replies.append(Reply(text.render(self.lang, values), tuple(quick)))
 
     def add_buttons(self, quick: Sequence[QuickReply]) -> None:
-        """Attach quick replies to the last reply (or to a new empty-free one)."""
+        """Attach quick replies to the last reply said in this turn."""
         if not self.replies:
             return
         last = self.replies[-1]
