@@ -121,7 +121,7 @@ class Pipeline:
             log,
             "message_assessed",
             user=hash_id(msg.user_key),
-            level=assessment.level.value,
+            risk=assessment.level.value,
             score=round(assessment.score, 3),
             reasons=list(assessment.reasons),
         )

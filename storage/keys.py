@@ -62,8 +62,36 @@ def short_code_index() -> str:
 
 
 # --- bot: inbox streams (updates made durable before they are handled) -----------------------
+def inbox_tag(shard: int) -> str:
+    """Hash tag of one inbox shard: its stream, seen-markers and lease share a cluster slot,
+    so deduplication and the append run in one atomic script even on a Redis Cluster."""
+    return f"{{inbox:{shard}}}"
+
+
 def inbox_stream(shard: int) -> str:
-    return f"{PREFIX}:inbox:{shard}"
+    """Stream of raw updates of the chats hashed to `shard`, consumed in order by one process."""
+    return f"{PREFIX}:{inbox_tag(shard)}:stream"
+
+
+def inbox_seen(shard: int, channel: str, update_id: str | int) -> str:
+    """Marker (with a TTL) that an update was taken in; ids can jump, so not a high-water mark."""
+    return f"{PREFIX}:{inbox_tag(shard)}:seen:{channel}:{update_id}"
+
+
+def inbox_lease(shard: int) -> str:
+    """Which process consumes `shard` right now (SET NX PX, renewed while it works)."""
+    return f"{PREFIX}:{inbox_tag(shard)}:lease"
+
+
+def inbox_unsent(channel: str, update_id: str | int) -> str:
+    """Replies computed for an update but not yet sent (short TTL): a retry sends these instead of
+    running the turn a second time."""
+    return f"{PREFIX}:inbox:unsent:{channel}:{update_id}"
+
+
+def inbox_dead_letter() -> str:
+    """Stream of updates that failed for good (after retries), for an operator to inspect."""
+    return f"{PREFIX}:inbox:dead"
 
 
 # --- outbox -----------------------------------------------------------------------------------

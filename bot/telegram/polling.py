@@ -1,0 +1,57 @@
+"""Long polling into the durable inbox. The offset moves past an update only after it is stored,
+so a crash (or a Redis outage) makes Telegram hand the update out again instead of losing it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiogram import Bot
+
+from bot.telegram.inbox import Inbox
+from bot.telegram.inbox_worker import raise_if_cancelling
+from telemetry import event
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_S = 30.0
+
+
+async def poll(bot: Bot, inbox: Inbox, *, timeout: int = 30, limit: int = 100) -> None:
+    """Fetch updates and push each into the inbox, until cancelled."""
+    offset: int | None = None
+    failures = 0
+    request_timeout = int((bot.session.timeout or 60) + timeout)
+    while True:
+        raise_if_cancelling()
+        try:
+            updates = await bot.get_updates(
+                offset=offset, timeout=timeout, limit=limit, request_timeout=request_timeout
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            failures += 1
+            event(log, "poll_failed", logging.WARNING, error=type(exc).__name__, failures=failures)
+            await asyncio.sleep(min(MAX_BACKOFF_S, 0.5 * 2**failures))
+            continue
+        failures = 0
+        for update in updates:
+            raw = update.model_dump(mode="json", by_alias=True, exclude_none=True)
+            await _push_until_stored(inbox, raw)
+            offset = update.update_id + 1
+
+
+async def _push_until_stored(inbox: Inbox, raw: dict[str, object]) -> None:
+    failures = 0
+    while True:
+        raise_if_cancelling()
+        try:
+            await inbox.push(raw)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            failures += 1
+            event(log, "intake_failed", logging.ERROR, error=type(exc).__name__, failures=failures)
+            await asyncio.sleep(min(MAX_BACKOFF_S, 0.2 * 2**failures))

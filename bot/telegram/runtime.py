@@ -1,0 +1,194 @@
+"""The Telegram channel at run time: bot, dispatcher, durable inbox, intake, background services.
+
+    intake (long polling or webhook) -> Inbox.push (dedup + XADD) -> InboxConsumer (per shard,
+    in order per chat) -> Dispatcher.feed_update -> routers -> pipeline -> bot.send_message
+
+Every App dependency reaches the handlers through the dispatcher's workflow data; nothing here is
+module-level state, so tests run several runtimes side by side and restart them at will.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.fsm.storage.base import DefaultKeyBuilder
+from aiogram.fsm.storage.redis import RedisStorage
+from aiogram.types import Update
+from aiohttp import web
+
+from bot.telegram.errors import install_error_handler
+from bot.telegram.inbox import DEFAULT_SHARDS, Inbox, InboxEntry
+from bot.telegram.inbox_worker import InboxConsumer
+from bot.telegram.polling import poll
+from bot.telegram.routers import build_root_router
+from bot.telegram.webhook import build_web_app
+from telemetry import event
+
+if TYPE_CHECKING:
+    from bot.app import App
+    from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Wall-clock time the update being handled was taken in; read by latency measurements.
+intake_time: contextvars.ContextVar[float] = contextvars.ContextVar("ieum_intake_time", default=0.0)
+
+SERVICE_RESTART_MAX_S = 30.0
+
+
+class MissingToken(RuntimeError):
+    pass
+
+
+def build_bot(settings: Settings) -> Bot:
+    if settings.telegram_token is None:
+        raise MissingToken("IEUM_TELEGRAM_TOKEN is not set: ask @BotFather for a token and set it")
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_base))
+    return Bot(settings.telegram_token.get_secret_value(), session=session)
+
+
+class _SharedRedisStorage(RedisStorage):
+    """aiogram's Redis FSM storage on the app's client; the app, not the dispatcher, closes it."""
+
+    async def close(self) -> None:
+        return None
+
+
+def build_dispatcher(app: App) -> Dispatcher:
+    storage = _SharedRedisStorage(app.redis, key_builder=DefaultKeyBuilder(prefix="ieum:fsm"))
+    dp = Dispatcher(
+        storage=storage,
+        app=app,
+        settings=app.settings,
+        pipeline=app.pipeline,
+        redis=app.redis,
+        clock=app.clock,
+    )
+    dp.include_router(build_root_router())
+    install_error_handler(dp)
+    return dp
+
+
+def register_sender(app: App, bot: Bot) -> None:
+    """Give the outbox its Telegram sender (bot/telegram/sender.py), if that module is there."""
+    try:
+        from bot.telegram import sender as sender_module
+    except ImportError:
+        return
+    cls = getattr(sender_module, "TelegramSender", None)
+    if cls is None or "telegram" in app.senders:
+        return
+    available: dict[str, Any] = {
+        "bot": bot,
+        "redis": app.redis,
+        "app": app,
+        "settings": app.settings,
+        "clock": app.clock,
+    }
+    params = inspect.signature(cls).parameters
+    kwargs = {name: available[name] for name in params if name in available}
+    app.senders["telegram"] = cls(**kwargs)
+
+
+class TelegramRuntime:
+    def __init__(
+        self,
+        app: App,
+        *,
+        bot: Bot | None = None,
+        shards: int = DEFAULT_SHARDS,
+        consumer: str | None = None,
+        block_ms: int = 1000,
+        lease_ms: int = 30_000,
+    ) -> None:
+        self.app = app
+        self.bot = bot or build_bot(app.settings)
+        self.dp = build_dispatcher(app)
+        self.inbox = Inbox(app.redis, shards=shards, dedup_ttl=app.settings.dedup_ttl_seconds)
+        self.consumer = InboxConsumer(
+            app.redis, self.inbox, self.handle_entry, consumer=consumer, block_ms=block_ms, lease_ms=lease_ms
+        )
+        self.port: int | None = None  # the webhook's bound port once it listens (0 picks a free one)
+        register_sender(app, self.bot)
+
+    async def handle_entry(self, entry: InboxEntry, attempt: int) -> None:
+        token = intake_time.set(entry.intake_ts)
+        try:
+            update = Update.model_validate(entry.update, context={"bot": self.bot})
+            try:
+                update.event_type  # noqa: B018 - raises for update types this aiogram does not know
+            except Exception:
+                event(log, "update_type_unknown", logging.WARNING)
+                return
+            await self.dp.feed_update(self.bot, update, inbox_attempt=attempt)
+        finally:
+            intake_time.reset(token)
+
+    # --- intake modes ----------------------------------------------------------------------------
+    async def run_polling(self, *, poll_timeout: int = 30) -> None:
+        """Long polling, until cancelled. Drops any webhook first (Telegram allows one or the other)."""
+        await self.bot.delete_webhook(drop_pending_updates=False)
+        await self.serve(lambda: poll(self.bot, self.inbox, timeout=poll_timeout))
+
+    async def run_webhook(self, *, host: str, port: int, path: str, secret: str, url: str | None) -> None:
+        """Serve the webhook (and /healthz) until cancelled; register it with Telegram if `url` is set."""
+        runner = web.AppRunner(build_web_app(self.inbox, self.app.redis, path=path, secret=secret))
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        sockets = site._server.sockets if site._server is not None else ()  # type: ignore[union-attr]
+        self.port = sockets[0].getsockname()[1] if sockets else port
+        event(log, "webhook_listening", port=self.port)
+        try:
+            if url:
+                await self.bot.set_webhook(url=url.rstrip("/") + path, secret_token=secret)
+                event(log, "webhook_registered")
+            await self.serve()
+        finally:
+            await runner.cleanup()
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+    async def serve(self, intake: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Run the inbox consumer, the app's services and `intake` until cancelled, then stop them."""
+        workers: list[tuple[str, Callable[[], Awaitable[None]]]] = [("inbox", self.consumer.run)]
+        if intake is not None:
+            workers.append(("intake", intake))
+        workers += [(getattr(s, "__name__", "service"), s) for s in self.app.services]
+        await self.dp.emit_startup(bot=self.bot, **self.dp.workflow_data)
+        tasks = [asyncio.create_task(_supervise(name, fn), name=name) for name, fn in workers]
+        event(log, "telegram_started", services=len(self.app.services))
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.consumer.release_all()
+            try:
+                await self.dp.emit_shutdown(bot=self.bot, **self.dp.workflow_data)
+            finally:
+                await self.bot.session.close()
+            event(log, "telegram_stopped")
+
+
+async def _supervise(name: str, fn: Callable[[], Awaitable[None]]) -> None:
+    """Keep a long-running worker alive: a crash is logged and the worker restarted with backoff."""
+    failures = 0
+    while True:
+        try:
+            await fn()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            failures += 1
+            event(log, "worker_crashed", logging.ERROR, worker=name, error=type(exc).__name__)
+            await asyncio.sleep(min(SERVICE_RESTART_MAX_S, 0.5 * 2**failures))
