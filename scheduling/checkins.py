@@ -29,6 +29,7 @@ from scheduling.slots import CheckinSettings, inside, is_slot_day, next_slot, sl
 from scheduling.texts import Texts
 from storage import keys
 from storage.profiles import Profile, ProfileRepository, Rhythm
+from storage.profiles import _decode as _decode_profile
 from telemetry import event, hash_id
 
 log = logging.getLogger(__name__)
@@ -166,7 +167,7 @@ class CheckinScheduler:
                     pipe.hgetall(keys.checkin_plan(user_key))
                 rows = await pipe.execute()
             for j, user_key in enumerate(batch):
-                profile = await self.profiles.get(user_key) if rows[2 * j] else None
+                profile = _decode_profile(rows[2 * j]) if rows[2 * j] else None
                 state = rows[2 * j + 1]
                 if self._stale(profile, state):
                     await self._plan(user_key, profile, state, now)

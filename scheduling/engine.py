@@ -34,7 +34,7 @@ class SchedulingEngine:
         activities: ActivityScheduler,
         clock: Clock,
         *,
-        sweep_every: timedelta = timedelta(minutes=5),
+        sweep_every: timedelta = timedelta(minutes=1),
     ) -> None:
         self.checkins = checkins
         self.activities = activities

@@ -13,6 +13,7 @@ from scheduling.engine import SchedulingEngine
 from scheduling.leader import SchedulerLeader
 from scheduling.reminders import ActivityScheduler
 from scheduling.service import ActivityService
+from scheduling.staff_flow import StaffFlow
 from scheduling.texts import Texts
 from storage.profiles import ProfileRepository
 
@@ -24,6 +25,7 @@ class Scheduling:
     activities: ActivityScheduler
     engine: SchedulingEngine
     leader: SchedulerLeader
+    flow: StaffFlow
 
     async def erase(self, user_key: str) -> None:
         """Forget a person everywhere scheduling keeps them outside their `{u:}` keys (/delete)."""
@@ -50,4 +52,4 @@ def build_scheduling(
     activities = ActivityScheduler(redis, service, outbox)
     engine = SchedulingEngine(checkins, activities, clock)
     leader = SchedulerLeader(redis, engine, lease_ttl_s=lease_ttl_s, tick_s=tick_s)
-    return Scheduling(service, checkins, activities, engine, leader)
+    return Scheduling(service, checkins, activities, engine, leader, StaffFlow(redis, service))
