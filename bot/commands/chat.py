@@ -11,6 +11,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "chat",
         help="talk to the companion in the terminal (reads one message a line when stdin is not a terminal)",
+        description="Talk to ieum through the full pipeline (local channel). Quick replies are shown as "
+        "numbered options: type the number to press one. Lines starting with '/' are commands. "
+        "With no IEUM_REDIS_URL an embedded Valkey under IEUM_DATA_DIR (./var) is used. "
+        "Example: printf '/start\\n1\\n안녕\\n' | ieum chat",
     )
     p.add_argument("--user", default="me", help="a stable local id for the person (default: me)")
     p.add_argument("--no-echo", action="store_true", help="scripted mode: do not echo input lines")
