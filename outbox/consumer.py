@@ -72,6 +72,7 @@ class _Job:
     not_before: float = field(compare=False, default=0.0)
     first_seen: float = field(compare=False, default=0.0)
     rate_limited: int = field(compare=False, default=0)
+    parked: bool = field(compare=False, default=False)  # waiting for what it depends on
 
 
 class OutboxConsumer:
@@ -111,6 +112,9 @@ class OutboxConsumer:
         self._chats: dict[str, list[_Job]] = {}  # chat -> heap of waiting jobs
         self._ready: list[tuple[int, int, str]] = []  # (priority, seq, chat)
         self._timers: list[tuple[float, int, str]] = []  # (when, seq, chat)
+        # jobs waiting for a topic or message they depend on; parked outside their chat's queue
+        # so the chat's other deliveries (the topic creation itself, say) are not held up
+        self._parked: list[tuple[float, int, _Job]] = []
         self._busy: set[str] = set()
         self._held: set[tuple[int, str]] = set()  # (lane, entry id) in memory or in flight
         self._tasks: set[asyncio.Task[None]] = set()
@@ -268,6 +272,10 @@ class OutboxConsumer:
     def _dispatch(self) -> float | None:
         """Start every delivery allowed now; return seconds until the next may start (None: idle)."""
         now = self.mono()
+        while self._parked and self._parked[0][0] <= now:
+            _, _, parked = heapq.heappop(self._parked)
+            parked.parked = False
+            self._push(parked)
         while self._timers and self._timers[0][0] <= now:
             _, _, chat = heapq.heappop(self._timers)
             jobs = self._chats.get(chat)
@@ -306,8 +314,11 @@ class OutboxConsumer:
             started_any = True
         if started_any:
             self.pacer.forget_idle(now)
-        if self._timers:
-            return max(0.0, self._timers[0][0] - now)
+        upcoming = [self._timers[0][0]] if self._timers else []
+        if self._parked:
+            upcoming.append(self._parked[0][0])
+        if upcoming:
+            return max(0.0, min(upcoming) - now)
         return None
 
     async def _sleep(self, seconds: float) -> None:
@@ -337,7 +348,12 @@ class OutboxConsumer:
                 requeue = True
             finally:
                 self._busy.discard(chat)
-                if requeue:
+                if requeue and job.parked:
+                    heapq.heappush(self._parked, (job.not_before, job.seq, job))
+                    if chat in self._chats:
+                        head = self._chats[chat][0]
+                        heapq.heappush(self._ready, (head.priority, head.seq, chat))
+                elif requeue:
                     self._push(job)
                 elif chat in self._chats:
                     head = self._chats[chat][0]
@@ -386,6 +402,7 @@ class OutboxConsumer:
             thread = await self.redis.get(keys.outbox_ref(message.topic_ref))
             if thread is None and waited < DEPENDENCY_TIMEOUT_S:
                 job.not_before = self.mono() + DEPENDENCY_WAIT_S
+                job.parked = True
                 return None
             if thread not in (None, NO_TOPIC):
                 changes["thread_id"] = int(thread)
@@ -395,6 +412,7 @@ class OutboxConsumer:
             if value is None:
                 if waited < DEPENDENCY_TIMEOUT_S:
                     job.not_before = self.mono() + DEPENDENCY_WAIT_S
+                    job.parked = True
                     return None
                 await self._fail(job, "edit target unknown")
                 raise _GaveUp

@@ -137,6 +137,72 @@ def outbox_no_forum(chat_id: str) -> str:
 
 
 # --- escalation -------------------------------------------------------------------------------
+def case_tag(case_id: str) -> str:
+    return f"{{case:{case_id}}}"
+
+
+def case(case_id: str) -> str:
+    """Hash: one case (status, level, timestamps, assignee, reasons; no message text)."""
+    return f"{PREFIX}:{case_tag(case_id)}"
+
+
+def case_texts(case_id: str) -> str:
+    """Hash: trigger excerpts of a case, kept while it is open and given a TTL when it closes."""
+    return f"{PREFIX}:{case_tag(case_id)}:texts"
+
+
+def case_audit(case_id: str) -> str:
+    """List: every action on a case (who, what, when), as JSON."""
+    return f"{PREFIX}:{case_tag(case_id)}:audit"
+
+
+def case_seq() -> str:
+    return f"{PREFIX}:cases:seq"
+
+
+def case_queue() -> str:
+    """Sorted set of cases not yet closed: score = priority rank * 1e11 + opened (unix s)."""
+    return f"{PREFIX}:cases:queue"
+
+
+def cases_all() -> str:
+    """Sorted set of every case by opened time (for `ieum cases list --status` and stats)."""
+    return f"{PREFIX}:cases:all"
+
+
+def case_sla() -> str:
+    """Sorted set: case id -> unix time its next SLA step is due (survives restarts)."""
+    return f"{PREFIX}:cases:sla"
+
+
+def case_update(channel: str, update_id: str | int) -> str:
+    """Marker: this update was already recorded on a case (record() is idempotent per update)."""
+    return f"{PREFIX}:cases:update:{channel}:{update_id}"
+
+
+def open_case(user_key: str) -> str:
+    """The person's one open case id (new triggers attach to it)."""
+    return f"{PREFIX}:{user_tag(user_key)}:open_case"
+
+
+def user_cases(user_key: str) -> str:
+    """Set of every case id of this person (for /delete)."""
+    return f"{PREFIX}:{user_tag(user_key)}:cases"
+
+
+def handoff(user_key: str) -> str:
+    """Case id while a counsellor is talking with this person (the companion stays quiet)."""
+    return f"{PREFIX}:{user_tag(user_key)}:handoff"
+
+
+def outreach_mark(user_key: str) -> str:
+    """Unix time of the signal the last outreach case answered (one outreach per episode)."""
+    return f"{PREFIX}:{user_tag(user_key)}:outreach"
+
+
+def counsellor_signature(counsellor_id: str) -> str:
+    """The first name or role a counsellor signs relayed messages with."""
+    return f"{PREFIX}:counsellor:{counsellor_id}:signature"
 
 
 # --- scheduling -------------------------------------------------------------------------------

@@ -1,0 +1,271 @@
+"""The case service with its outbox, against real Redis and the fake Bot API (aiogram's client)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+import redis.asyncio as aioredis
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+
+from bot.telegram.sender import TelegramSender
+from clock import FakeClock
+from dialogues.messages import EscalationKind, EscalationRequest, IncomingMessage
+from escalation.cases import Counsellor, Level, Status
+from escalation.service import CaseService
+from escalation.sla import SlaWatcher
+from models.assessment import Assessment, RiskLevel
+from outbox.consumer import OutboxConsumer
+from outbox.pacing import PacingConfig
+from outbox.stream import RedisOutbox
+from storage import keys
+from storage.profiles import ProfileRepository
+from tests.fakes.telegram_api import FakeTelegram
+
+GROUP = -100500
+SUPERVISOR = -100600
+KIM = Counsellor("501", "Kim")
+LEE = Counsellor("502", "Lee")
+
+
+@dataclass
+class World:
+    redis: aioredis.Redis
+    clock: FakeClock
+    profiles: ProfileRepository
+    service: CaseService
+    consumer: OutboxConsumer
+    fake: FakeTelegram
+    updates: int = 0
+
+    async def person(self, chat: int, **changes: object):
+        profile = await self.profiles.get_or_create(f"telegram:{chat}", self.clock.now())
+        if changes:
+            profile = await self.profiles.update(profile.user_key, **changes)
+        return profile
+
+    def message(self, chat: int, text: str, update: int | None = None) -> IncomingMessage:
+        self.updates += 1
+        return IncomingMessage(
+            "telegram", str(chat), str(update or self.updates), self.clock.now(), text=text
+        )
+
+    async def crisis(self, chat: int, text: str = "죽고 싶어", update: int | None = None, **kw: object):
+        profile = await self.person(chat, share_consent=True, nickname="별")
+        msg = self.message(chat, text, update)
+        kind = kw.get("kind", EscalationKind.CRISIS)
+        level = RiskLevel.CRISIS if kind is not EscalationKind.TALK_REQUEST else RiskLevel.NONE
+        assessment = Assessment(level, 0.97, ("lexicon:explicit_ideation",))
+        request = EscalationRequest(kind, assessment.reasons if level is RiskLevel.CRISIS else (), 0.97)  # type: ignore[arg-type]
+        await self.service.record(msg, profile, assessment, request)
+        return msg
+
+    async def deliver(self) -> int:
+        return await self.consumer.run_once()
+
+
+@pytest.fixture
+async def world(redis: aioredis.Redis, fake_telegram: FakeTelegram) -> AsyncIterator[World]:
+    clock = FakeClock()
+    profiles = ProfileRepository(redis)
+    outbox = RedisOutbox(redis)
+    service = CaseService(
+        redis,
+        outbox,
+        profiles,
+        clock,
+        counsellor_chat_id=GROUP,
+        supervisor_chat_id=SUPERVISOR,
+        crisis_sla_s=300,
+        distress_sla_s=3600,
+    )
+    session = AiohttpSession(api=TelegramAPIServer.from_base(fake_telegram.base_url))
+    bot = Bot(fake_telegram.token, session=session)
+    consumer = OutboxConsumer(
+        redis,
+        {"telegram": TelegramSender(bot)},
+        pacing=PacingConfig.unlimited(),
+        on_blocked=lambda uk: profiles.update(uk, active=False),
+    )
+    try:
+        yield World(redis, clock, profiles, service, consumer, fake_telegram)
+    finally:
+        await bot.session.close()
+
+
+async def test_crisis_opens_case_with_topic_and_alert(world: World):
+    await world.crisis(11)
+    await world.deliver()
+    topic = world.fake.calls_to("createForumTopic", GROUP)
+    alert = world.fake.calls_to("sendMessage", GROUP)
+    assert len(topic) == 1 and len(alert) == 1
+    text = alert[0].text
+    assert "위기" in text and "Crisis" in text and "별" in text and "죽고 싶어" in text
+    assert "telegram:11" not in text and "11" not in topic[0].params["name"].replace("#", "")[:0]
+    assert alert[0].button_data == ["cs:c:1", "cs:r:1", "cs:f:1"]
+    assert alert[0].params["message_thread_id"]
+    case = await world.service.store.get("1")
+    assert case is not None and case.status is Status.OPEN and case.level is Level.CRISIS
+    assert await world.redis.zrange(keys.case_queue(), 0, -1) == ["1"]
+
+
+async def test_record_is_idempotent_per_update(world: World):
+    await world.crisis(12, update=900)
+    await world.crisis(12, update=900)
+    await world.deliver()
+    assert len(world.fake.calls_to("sendMessage", GROUP)) == 1
+    case = await world.service.store.get("1")
+    assert case is not None and len(case.triggers) == 1
+
+
+async def test_second_crisis_updates_the_same_case(world: World):
+    await world.crisis(13, "죽고 싶어")
+    await world.deliver()
+    await world.crisis(13, "오늘 밤에 끝낼 거야")
+    await world.deliver()
+    assert await world.redis.zcard(keys.case_queue()) == 1
+    sends = world.fake.calls_to("sendMessage", GROUP)
+    assert len(sends) == 2 and "오늘 밤에 끝낼 거야" in sends[1].text
+    edits = world.fake.calls_to("editMessageText", GROUP)
+    assert len(edits) == 1 and "오늘 밤에 끝낼 거야" in edits[0].text
+    assert int(edits[0].params["message_id"]) == (await world.service.refs.message_id("case:1:alert"))
+
+
+async def test_talk_request_is_lower_priority_then_raised_by_crisis(world: World):
+    await world.crisis(14, "/talk", kind=EscalationKind.TALK_REQUEST)
+    case = await world.service.store.get("1")
+    assert case is not None and case.level is Level.TALK_REQUEST and "asked_for_person" in case.reasons
+    await world.crisis(15)  # another person's crisis jumps ahead in the queue
+    assert await world.redis.zrange(keys.case_queue(), 0, -1) == ["2", "1"]
+    await world.crisis(14, "사라지고 싶어")
+    case = await world.service.store.get("1")
+    assert case is not None and case.level is Level.CRISIS
+    assert await world.redis.zrange(keys.case_queue(), 0, -1) == ["1", "2"]  # older first now
+    await world.deliver()
+    assert any("raised" in t for t in world.fake.texts_to(GROUP))
+
+
+async def test_claim_edits_alert_and_others_are_refused(world: World):
+    await world.crisis(16)
+    await world.deliver()
+    result = await world.service.claim("1", KIM)
+    assert result.ok
+    await world.deliver()
+    edit = world.fake.calls_to("editMessageText", GROUP)[-1]
+    assert "Kim" in edit.text and "claimed by Kim at 12:00" in edit.text  # 03:00 UTC = 12:00 KST
+    assert edit.button_data == ["cs:r:1", "cs:f:1"]
+    refused = await world.service.claim("1", LEE)
+    assert not refused.ok and "Kim" in refused.message
+    case = await world.service.store.get("1")
+    assert case is not None and case.claimed_by == "501"
+    assert await world.redis.zscore(keys.case_sla(), "1") is None
+
+
+async def test_relay_both_ways_and_end(world: World):
+    await world.crisis(17)
+    await world.deliver()
+    await world.service.set_signature(KIM.id, "지은 상담사")
+    result = await world.service.relay_from_counsellor("1", KIM, "안녕하세요, 센터 상담사예요.")
+    assert result.ok
+    await world.deliver()
+    to_person = world.fake.texts_to(17)
+    assert len(to_person) == 1 and "지은 상담사" in to_person[0] and "안녕하세요" in to_person[0]
+    assert "Kim" not in to_person[0]
+    assert await world.service.in_handoff("telegram:17")
+    case = await world.service.store.get("1")
+    assert case is not None and case.status is Status.IN_CONTACT
+    profile = await world.person(17)
+    await world.service.relay_from_person(world.message(17, "고마워요"), profile)
+    await world.deliver()
+    assert world.fake.texts_to(GROUP)[-1] == "💬 별: 고마워요"
+    await world.service.end_handoff("1", KIM)
+    await world.deliver()
+    assert not await world.service.in_handoff("telegram:17")
+    assert "109" in world.fake.texts_to(17)[-1]
+
+
+async def test_other_counsellor_cannot_relay_on_a_claimed_case(world: World):
+    await world.crisis(18)
+    await world.service.claim("1", KIM)
+    result = await world.service.relay_from_counsellor("1", LEE, "hi")
+    assert not result.ok
+    await world.deliver()
+    assert world.fake.texts_to(18) == []
+
+
+async def test_resolve_and_false_alarm_close_cases_and_count(world: World):
+    await world.crisis(19)
+    await world.crisis(20)
+    world.clock.advance(minutes=2)
+    await world.service.claim("1", KIM)
+    world.clock.advance(minutes=10)
+    assert (await world.service.resolve("1", KIM)).ok
+    assert (await world.service.false_alarm("2", LEE)).ok
+    assert not (await world.service.resolve("2", LEE)).ok  # already closed
+    assert await world.redis.zcard(keys.case_queue()) == 0
+    assert not await world.redis.exists(keys.open_case("telegram:19"))
+    assert 0 < await world.redis.ttl(keys.case_texts("1"))
+    await world.deliver()
+    assert "resolved by Kim" in world.fake.calls_to("editMessageText", GROUP)[-2].text
+    # a new crisis after closing opens a new case
+    await world.crisis(19, "또 힘들어")
+    assert await world.redis.get(keys.open_case("telegram:19")) == "3"
+
+
+async def test_sla_realert_then_supervisor(world: World):
+    watcher = SlaWatcher(world.service, world.clock)
+    await world.crisis(21)
+    await world.deliver()
+    assert await watcher.run_once() == 0
+    world.clock.advance(seconds=301)
+    assert await watcher.run_once() == 1
+    assert await watcher.run_once() == 0  # fired once
+    await world.deliver()
+    assert "⏰" in world.fake.texts_to(GROUP)[-1]
+    world.clock.advance(seconds=301)
+    assert await watcher.run_once() == 1
+    await world.deliver()
+    supervisor = world.fake.texts_to(SUPERVISOR)
+    assert len(supervisor) == 1 and "Supervisor" in supervisor[0]
+    await world.service.claim("1", KIM)
+    world.clock.advance(seconds=3000)
+    assert await watcher.run_once() == 0
+
+
+async def test_not_a_forum_sends_plain_alerts_and_replies_map_to_case(world: World):
+    world.fake.fail("createForumTopic", 400, description="Bad Request: the chat is not a forum")
+    await world.crisis(22)
+    await world.deliver()
+    alert = world.fake.calls_to("sendMessage", GROUP)[0]
+    assert "message_thread_id" not in alert.params
+    message_id = await world.service.refs.message_id("case:1:alert")
+    assert await world.service.case_for_message(GROUP, reply_to=message_id) == "1"
+    await world.crisis(23)
+    await world.deliver()
+    assert len(world.fake.calls_to("createForumTopic", GROUP)) == 1  # learned: no more topics
+
+
+async def test_erase_pseudonymises_cases(world: World):
+    await world.crisis(24)
+    await world.deliver()
+    await world.service.erase("telegram:24")
+    case = await world.service.store.get("1")
+    assert case is not None and case.user_key == "erased" and case.status is Status.RESOLVED
+    assert not await world.redis.exists(keys.case_texts("1"))
+    await world.deliver()
+    assert "죽고" not in world.fake.calls_to("editMessageText", GROUP)[-1].text
+
+
+async def test_no_consent_no_text(world: World):
+    profile = await world.person(25)
+    msg = world.message(25, "죽고 싶어")
+    assessment = Assessment(RiskLevel.CRISIS, 0.9, ("lexicon:x",))
+    await world.service.record(msg, profile, assessment, EscalationRequest(EscalationKind.CRISIS, (), 0.9))
+    await world.deliver()
+    assert "죽고" not in world.fake.texts_to(GROUP)[0]
+    assert not await world.redis.exists(keys.case_texts("1"))
+    _ = timedelta
