@@ -122,8 +122,9 @@ async def _after_answer(t: Turn, step: Step, current: bool) -> None:
 async def text_answer(t: Turn, text: str) -> None:
     """Typed text while a step waits: an input step takes it; a choice step matches words."""
     step = t.cat.onboarding.step(t.state.step)
-    if step is None:
+    if step is None:  # the step was removed from the flow file since: just talk
         t.state = State()
+        await free_talk.reply(t, text)
         return
     distressed = t.assessment is not None and t.assessment.level is RiskLevel.DISTRESS
     if step.input_field and not distressed:
