@@ -14,6 +14,7 @@ update cannot block a person's shard forever.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -102,17 +103,23 @@ class InboxConsumer:
         self._release = redis.register_script(_RELEASE)
         self._ack_script = redis.register_script(_ACK)
         self._held: set[int] = set()
+        self._stopping = asyncio.Event()
         self.handled = 0  # entries finished (acknowledged or dead-lettered) by this consumer
 
     # --- running ---------------------------------------------------------------------------------
     async def run(self) -> None:
-        """One worker per shard until cancelled; leases are released on the way out."""
+        """One worker per shard until `stop()` (or cancelled); leases are released on the way out."""
+        self._stopping.clear()
         try:
             async with asyncio.TaskGroup() as group:
                 for shard in range(self.inbox.shards):
                     group.create_task(self._shard_loop(shard), name=f"inbox-shard-{shard}")
         finally:
             await self.release_all()
+
+    def stop(self) -> None:
+        """Finish the entries in hand, read no more: `run()` then returns within `block_ms`."""
+        self._stopping.set()
 
     async def run_once(self) -> int:
         """Drain every shard this consumer can hold, without blocking; return entries handled."""
@@ -134,11 +141,12 @@ class InboxConsumer:
 
     async def _shard_loop(self, shard: int) -> None:
         failures = 0
-        while True:
+        while not self._stopping.is_set():
             raise_if_cancelling()
             try:
                 if not await self._take(shard):
-                    await asyncio.sleep(min(2.0, self.lease_ms / 3000))
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stopping.wait(), timeout=min(2.0, self.lease_ms / 3000))
                     continue
                 await self._read_new(shard, block_ms=self.block_ms)
                 failures = 0

@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 intake_time: contextvars.ContextVar[float] = contextvars.ContextVar("ieum_intake_time", default=0.0)
 
 SERVICE_RESTART_MAX_S = 30.0
+STOP_GRACE_S = 10.0
 
 
 class MissingToken(RuntimeError):
@@ -157,26 +158,44 @@ class TelegramRuntime:
 
     # --- lifecycle ---------------------------------------------------------------------------------
     async def serve(self, intake: Callable[[], Awaitable[None]] | None = None) -> None:
-        """Run the inbox consumer, the app's services and `intake` until cancelled, then stop them."""
-        workers: list[tuple[str, Callable[[], Awaitable[None]]]] = [("inbox", self.consumer.run)]
-        if intake is not None:
-            workers.append(("intake", intake))
-        workers += [(getattr(s, "__name__", "service"), s) for s in self.app.services]
+        """Run the inbox consumer, the app's services and `intake` until cancelled, then stop them.
+
+        Shutdown is graceful: intake stops first, the consumer finishes the updates in hand (up
+        to `STOP_GRACE_S`) so they are answered and acknowledged once, then everything else stops.
+        """
         await self.dp.emit_startup(bot=self.bot, **self.dp.workflow_data)
-        tasks = [asyncio.create_task(_supervise(name, fn), name=name) for name, fn in workers]
-        event(log, "telegram_started", services=len(self.app.services))
+        consumer = asyncio.create_task(_supervise("inbox", self.consumer.run), name="inbox")
+        essential = [consumer]
+        if intake is not None:
+            essential.append(asyncio.create_task(_supervise("intake", intake), name="intake"))
+        services = [
+            asyncio.create_task(_supervise(_name(fn), fn), name=_name(fn)) for fn in self.app.services
+        ]
+        tasks = essential[1:] + services
+        event(log, "telegram_started", services=len(services))
         try:
-            await asyncio.gather(*tasks)
+            # `wait`, not `gather`: cancelling this must not cancel the consumer mid-update.
+            await asyncio.wait(essential, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            self.consumer.stop()
+            await asyncio.wait([consumer], timeout=STOP_GRACE_S)
+            consumer.cancel()
+            # A worker whose cancellation a library swallowed must not hold up the shutdown forever.
+            _done, stuck = await asyncio.wait([consumer, *tasks], timeout=STOP_GRACE_S)
+            for task in stuck:
+                event(log, "worker_did_not_stop", logging.ERROR, worker=task.get_name())
             await self.consumer.release_all()
             try:
                 await self.dp.emit_shutdown(bot=self.bot, **self.dp.workflow_data)
             finally:
                 await self.bot.session.close()
             event(log, "telegram_stopped")
+
+
+def _name(fn: Callable[..., object]) -> str:
+    return str(getattr(fn, "__qualname__", None) or getattr(fn, "__name__", "service"))
 
 
 async def _supervise(name: str, fn: Callable[[], Awaitable[None]]) -> None:

@@ -93,6 +93,7 @@ class FakeTelegram:
         self.port = sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
+        self._new_update.set()  # release any long poll still waiting, so shutdown is quick
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
