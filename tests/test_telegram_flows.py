@@ -246,7 +246,6 @@ async def test_stale_button_gets_a_polite_answer_and_the_spinner_stops(
 
 async def test_one_persons_burst_is_handled_in_order(app: App, fake_telegram: FakeTelegram) -> None:
     """Every answer is sent before the previous one was handled: order alone makes this work."""
-    me = Person(fake_telegram)
     burst = [
         fake_telegram.message_update(CHAT, "/start"),
         fake_telegram.callback_update(CHAT, "v1:st:lang:en"),
