@@ -10,15 +10,26 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import TextIO
 
 from clock import Clock
+from dialogues.catalogue import FLOWS_DIR
 from dialogues.messages import IncomingMessage, InputKind, QuickReply, Reply
+from dialogues.texts import Reader, Text
+from dialogues.yamlfile import load_yaml
 
 CHANNEL = "local"
-BOT_NAME = "이음"
+SCREEN_TEXTS = FLOWS_DIR / "local_chat.yaml"
 
 Handler = Callable[[IncomingMessage], Awaitable[Sequence[Reply]]]
+
+
+def screen_texts(path: Path = SCREEN_TEXTS) -> dict[str, Text]:
+    """The terminal's own words (bot name, prompt, banner), from YAML like every other text."""
+    reader = Reader(path, load_yaml(path))
+    reader.check_keys({"bot_name", "prompt", "banner"})
+    return {name: reader.text(name) for name in ("bot_name", "prompt", "banner")}
 
 
 class LocalChat:
@@ -30,6 +41,8 @@ class LocalChat:
         self.out = out
         self.user_id = user_id
         self.options: list[QuickReply] = []
+        self.texts = screen_texts()
+        self.bot_name = self.texts["bot_name"].ko
 
     def to_message(self, line: str) -> IncomingMessage | None:
         text = line.strip()
@@ -57,7 +70,7 @@ class LocalChat:
         number = 0
         for reply in replies:
             body = reply.text.splitlines() or [""]
-            lines.append(f"{BOT_NAME}: {body[0]}")
+            lines.append(f"{self.bot_name}: {body[0]}")
             lines.extend(f"      {rest}" for rest in body[1:])
             for option in reply.quick_replies:
                 number += 1
@@ -87,15 +100,16 @@ async def run_lines(chat: LocalChat, stdin: TextIO, *, echo: bool) -> None:
         await chat.say(line)
 
 
-async def run_interactive(chat: LocalChat, prompt: str = "나> ") -> None:
+async def run_interactive(chat: LocalChat) -> None:
     """A prompt with line editing (readline copes with Korean input); EOF (Ctrl-D) ends."""
     try:
         import readline  # noqa: F401  (enables editing and history for input())
     except ImportError:
         pass
-    chat.out.write("이음과 대화해요. 끝내려면 Ctrl-D. 숫자를 적으면 그 번호의 버튼을 눌러요.\n")
-    chat.out.write("Chat with ieum. Ctrl-D ends. Type a number to press that option.\n\n")
+    banner = chat.texts["banner"]
+    chat.out.write(f"{banner.ko}\n{banner.en}\n\n")
     chat.out.flush()
+    prompt = chat.texts["prompt"].ko
     while True:
         try:
             line = await asyncio.to_thread(input, prompt)

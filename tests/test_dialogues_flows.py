@@ -158,3 +158,10 @@ def test_check_command_for_staff(flows: Path, capsys: pytest.CaptureFixture[str]
     (flows / "checkin.yaml").write_text("greeting:\n  - ko: 안녕\n", encoding="utf-8")
     assert main([str(flows)]) == 1
     assert "checkin.yaml:1: 'moods' is missing" in capsys.readouterr().err
+
+
+def test_terminal_screen_texts_are_bilingual() -> None:
+    from bot.local import screen_texts
+
+    texts = screen_texts()
+    assert all(t.ko.strip() and t.en.strip() for t in texts.values())
