@@ -39,6 +39,19 @@ CheckinStarter = Callable[[Profile], Awaitable[Reply]]
 HALVE_AFTER = 2  # unanswered check-ins before the rhythm halves
 PAUSE_AFTER = 4  # unanswered check-ins before check-ins pause
 SWEEP_BATCH = 500
+# what a sweep reads: the profile fields that decide check-ins, and the plan's own summary
+PLAN_FIELDS = (
+    "checkin_consent",
+    "paused",
+    "active",
+    "rhythm",
+    "window_start",
+    "window_end",
+    "quiet_start",
+    "quiet_end",
+    "tz",
+)
+STATE_FIELDS = ("planned", "fp", "bpaused", "unanswered")
 
 
 def eligible(profile: Profile) -> bool:
@@ -163,14 +176,15 @@ class CheckinScheduler:
             batch = users[i : i + SWEEP_BATCH]
             async with self.redis.pipeline(transaction=False) as pipe:
                 for user_key in batch:
-                    pipe.hgetall(keys.profile(user_key))
-                    pipe.hgetall(keys.checkin_plan(user_key))
+                    pipe.hmget(keys.profile(user_key), PLAN_FIELDS)
+                    pipe.hmget(keys.checkin_plan(user_key), STATE_FIELDS)
                 rows = await pipe.execute()
             for j, user_key in enumerate(batch):
-                profile = _decode_profile(rows[2 * j]) if rows[2 * j] else None
-                state = rows[2 * j + 1]
+                raw = {k: v for k, v in zip(PLAN_FIELDS, rows[2 * j], strict=True) if v is not None}
+                profile = _decode_profile({**raw, "user_key": user_key}) if raw else None
+                state = {k: v for k, v in zip(STATE_FIELDS, rows[2 * j + 1], strict=True) if v is not None}
                 if self._stale(profile, state):
-                    await self._plan(user_key, profile, state, now)
+                    await self.plan(user_key, now)
                     replanned += 1
         return replanned
 
