@@ -97,7 +97,7 @@ async def build_app(
         clock=clock,
         default_lang=settings.lang,
     )
-    return App(
+    app = App(
         settings=settings,
         redis=redis,
         clock=clock,
@@ -109,3 +109,20 @@ async def build_app(
         encoder=encoder,
         outbox=outbox,
     )
+
+    # --- scheduling --------------------------------------------------------------------------
+    from outbox.stream import RedisOutbox
+    from scheduling.wiring import build_scheduling
+
+    scheduling = build_scheduling(
+        redis,
+        profiles,
+        app.outbox if app.outbox is not None else RedisOutbox(redis),
+        clock,
+        start_checkin=getattr(conversation, "start_checkin", None),
+        tz=settings.tz,
+    )
+    pipeline.erasers.append(scheduling.erase)  # answers and the due index live outside {u:...} keys
+    app.services.append(scheduling.leader.run)  # one leader per deployment, by Redis lease
+    app.extras["scheduling"] = scheduling
+    return app
