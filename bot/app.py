@@ -83,10 +83,21 @@ async def build_app(
     conversation = build_conversation(redis=redis, profiles=profiles, encoder=encoder, clock=clock)
 
     # --- escalation --------------------------------------------------------------------------
-    from escalation.pending import PendingRequests
+    from escalation.service import CaseService
+    from outbox.stream import RedisOutbox
 
-    escalation = PendingRequests(redis)
-    outbox = None
+    outbox = RedisOutbox(redis)
+    escalation = CaseService(
+        redis,
+        outbox,
+        profiles,
+        clock,
+        counsellor_chat_id=settings.counsellor_chat_id,
+        supervisor_chat_id=settings.supervisor_chat_id,
+        crisis_sla_s=settings.crisis_sla_seconds,
+        distress_sla_s=settings.distress_sla_seconds,
+        tz=settings.tz,
+    )
 
     pipeline = Pipeline(
         redis=redis,
@@ -109,6 +120,31 @@ async def build_app(
         encoder=encoder,
         outbox=outbox,
     )
+
+    # --- escalation: background workers ------------------------------------------------------
+    from escalation.outreach import OutreachScan
+    from escalation.sla import SlaWatcher
+    from outbox.consumer import OutboxConsumer
+    from outbox.pacing import PacingConfig
+
+    outbox_consumer = OutboxConsumer(
+        redis,
+        app.senders,  # live: channel adapters register their sender when they start
+        on_blocked=lambda user_key: profiles.update(user_key, active=False),
+        pacing=PacingConfig(
+            settings.outbox_global_per_s, settings.outbox_chat_per_s, settings.outbox_group_per_min
+        ),
+    )
+    sla_watcher = SlaWatcher(escalation, clock)
+    outreach = OutreachScan(
+        escalation,
+        profiles,
+        clock,
+        silence_days=settings.outreach_silence_days,
+        missed_checkins=settings.outreach_missed_checkins,
+    )
+    app.services += [outbox_consumer.run_forever, sla_watcher.run_forever, outreach.run_forever]
+    app.extras.update(outbox_consumer=outbox_consumer, sla_watcher=sla_watcher, outreach=outreach)
 
     # --- scheduling --------------------------------------------------------------------------
     from outbox.stream import RedisOutbox

@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     outreach_silence_days: int = 3
     outreach_missed_checkins: int = 2
 
+    # outbox pacing (Telegram's limits: ~30 messages/s overall, ~1/s per chat, 20/min per group)
+    outbox_global_per_s: float = 30.0
+    outbox_chat_per_s: float = 1.0
+    outbox_group_per_min: float = 20.0
+
     # privacy: pseudonymous ids in logs are HMAC-SHA256 with this salt
     hash_salt: SecretStr = SecretStr("ieum-default-salt-change-me")
     raw_text_ttl_days: int = 30

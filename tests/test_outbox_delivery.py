@@ -220,7 +220,8 @@ async def test_global_pacing_rate_and_no_429(redis: aioredis.Redis, bot: Bot, fa
     elapsed = time.monotonic() - started
     ideal = (n - 1) / 100
     assert worker.stats.rate_limited <= 3
-    assert ideal * 0.97 <= elapsed <= ideal * 1.05, elapsed
+    # never faster than the configured rate; the upper bound leaves room for a loaded CI machine
+    assert ideal * 0.97 <= elapsed <= ideal * 1.25, elapsed
     assert len([c for c in fake_telegram.calls if "_failed" not in c.params]) == n
 
 
