@@ -3,6 +3,7 @@ fake Bot API server on loopback, real Redis, the real outbox and its consumer, a
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -15,6 +16,7 @@ from clock import FakeClock
 from outbox.consumer import OutboxConsumer
 from outbox.pacing import PacingConfig
 from outbox.stream import RedisOutbox
+from scheduling.rsvp import Answer
 from scheduling.wiring import Scheduling, build_scheduling
 from storage.profiles import ProfileRepository, Rhythm
 from tests.fakes.telegram_api import FakeTelegram
@@ -249,3 +251,56 @@ async def test_checkin_sent_inside_the_window_answered_by_button(
         await consumer.run_once()
     assert await s.checkins.unanswered("telegram:6001") == 0
     assert len([c for c in f.calls_to("sendMessage", 6001) if c.button_data[:1] == [mood_button]]) == 2
+
+
+async def test_running_bot_with_leader_and_consumer_services_sends_reminders(
+    app, fake_telegram: FakeTelegram, redis: aioredis.Redis, clock: FakeClock
+) -> None:
+    """As `ieum run` does: the scheduler leader (APScheduler) and the outbox consumer run as services."""
+    from scheduling.leader import SchedulerLeader
+
+    f = fake_telegram
+    s = _sched(app)
+    await _people(redis)
+    act = await s.service.create(title="산책", start=T0 + timedelta(days=2), now=T0)
+    profile = await ProfileRepository(redis).get("telegram:5001")
+    assert profile is not None
+    await s.service.respond(act.id, profile, Answer.GOING, T0)
+    leader = SchedulerLeader(redis, s.engine, lease_ttl_s=1.0, tick_s=0.05)
+    app.services.append(leader.run)
+    async with bot_running(app) as runtime:
+        app.services.append(_consumer(app, runtime).run_forever)  # started below, after the sender exists
+        consumer_task = asyncio.create_task(app.services[-1]())
+        try:
+            await f.wait_for(
+                lambda calls: len({c.chat_id for c in calls if "act:1:going" in c.button_data}) == 2
+            )
+            clock.set(act.start - timedelta(hours=2))
+            await f.wait_for(lambda calls: any(c.text.startswith("곧") for c in calls))
+        finally:
+            consumer_task.cancel()
+            await asyncio.gather(consumer_task, return_exceptions=True)
+    assert leader.terms == 1
+    assert [c.chat_id for c in f.calls_to("sendMessage") if c.text.startswith("곧")] == ["5001"]
+
+
+async def test_crisis_goes_out_ahead_of_a_reminder_fan_out(
+    app, fake_telegram: FakeTelegram, redis: aioredis.Redis, clock: FakeClock
+) -> None:
+    from outbox.types import OutboundMessage, Priority
+
+    f = fake_telegram
+    s = _sched(app)
+    for i in range(30):
+        await add_person(redis, f"telegram:{7000 + i}", T0, activity_news=True, checkin_consent=False)
+    await s.service.create(title="요리 교실", start=T0 + timedelta(days=2), now=T0)
+    await s.engine.tick()  # 30 announcements queued (bulk)
+    crisis = OutboundMessage("telegram", "-100999", "crisis alert", "alert", priority=Priority.CRISIS)
+    await RedisOutbox(redis).enqueue(crisis, key="crisis-1")
+    async with bot_running(app) as runtime:
+        consumer = _consumer(
+            app, runtime, pacing=PacingConfig(global_per_s=50, chat_per_s=1, group_per_min=20)
+        )
+        await consumer.run_once(timeout=30)
+    sends = f.calls_to("sendMessage")
+    assert len(sends) == 31 and sends[0].text == "crisis alert"
