@@ -24,7 +24,6 @@ from storage.profiles import Profile, Rhythm
 Interval = tuple[datetime, datetime]  # aware UTC [start, end)
 
 SEARCH_DAYS = 35  # far enough for a halved weekly rhythm (every other week)
-MIN_LEAD = timedelta(minutes=5)  # after a re-plan mid-window, not right now but a little later
 
 
 @dataclass(frozen=True)
@@ -181,11 +180,7 @@ def next_slot(
     halved: bool,
     after_slot: str = "",
 ) -> Slot | None:
-    """The first slot later than `after_slot` whose allowed time is not over at `now`.
-
-    If its seeded moment already passed (a re-plan mid-window), a new moment is drawn from what is
-    left of the allowed time, at least `MIN_LEAD` from now.
-    """
+    """The first slot later than `after_slot` whose seeded moment is still ahead of `now`."""
     local_today = now.astimezone(settings.tz).date()
     fingerprint = settings.fingerprint(halved)
     last = date.fromisoformat(after_slot) if after_slot else None
@@ -201,11 +196,9 @@ def next_slot(
             continue
         at = pick_moment(intervals, _stable_int(settings.user_key, slot_id, fingerprint))
         if at < now:
-            threshold = now + MIN_LEAD
-            left = [(max(s, threshold), e) for s, e in intervals if e > threshold]
-            if not left:
-                continue
-            at = pick_moment(left, _stable_int(settings.user_key, slot_id, fingerprint, "late"))
+            # Its moment passed (a re-plan mid-window, after /resume or a settings change): wait for
+            # the next slot rather than write straight after someone changed their settings.
+            continue
         return Slot(slot_id=slot_id, at=at, intervals=tuple(intervals))
     return None
 
