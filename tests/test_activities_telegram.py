@@ -304,3 +304,46 @@ async def test_crisis_goes_out_ahead_of_a_reminder_fan_out(
         await consumer.run_once(timeout=30)
     sends = f.calls_to("sendMessage")
     assert len(sends) == 31 and sends[0].text == "crisis alert"
+
+
+async def test_leader_killed_between_scheduling_and_firing_standby_sends_each_reminder_once(
+    app, fake_telegram: FakeTelegram, redis: aioredis.Redis, clock: FakeClock
+) -> None:
+    from scheduling.leader import SchedulerLeader
+
+    f = fake_telegram
+    profiles = ProfileRepository(redis)
+    people = [f"telegram:{8000 + i}" for i in range(12)]
+    for user in people:
+        await add_person(redis, user, T0, activity_news=True, checkin_consent=False)
+    s_a = _sched(app)
+    act = await s_a.service.create(title="영화 모임", start=T0 + timedelta(days=2), now=T0)
+    for user in people:
+        p = await profiles.get(user)
+        assert p is not None
+        await s_a.service.respond(act.id, p, Answer.MAYBE, T0)
+    s_b = build_scheduling(redis, app.profiles, RedisOutbox(redis), clock)
+    leader_a = SchedulerLeader(redis, s_a.engine, lease_ttl_s=0.4, tick_s=0.05, release_on_stop=False)
+    leader_b = SchedulerLeader(redis, s_b.engine, lease_ttl_s=0.4, tick_s=0.05)
+    task_a = asyncio.create_task(leader_a.run())
+    await asyncio.wait_for(leader_a.leading.wait(), 3)
+    task_b = asyncio.create_task(leader_b.run())
+    await asyncio.sleep(0.2)
+    task_a.cancel()  # killed: the lease is not released, it lapses
+    await asyncio.gather(task_a, return_exceptions=True)
+    assert not leader_b.leading.is_set()
+    clock.set(act.start - timedelta(days=1))
+    await asyncio.wait_for(leader_b.leading.wait(), 3)
+    async with bot_running(app) as runtime:
+        consumer = _consumer(app, runtime)
+        for _ in range(40):
+            await consumer.run_once(timeout=5)
+            if sum(1 for c in f.calls_to("sendMessage") if c.text.startswith("곧")) >= len(people):
+                break
+            await asyncio.sleep(0.05)
+    task_b.cancel()
+    await asyncio.gather(task_b, return_exceptions=True)
+    reminded = Counter(c.chat_id for c in f.calls_to("sendMessage") if c.text.startswith("곧"))
+    assert reminded == Counter({u.split(":")[1]: 1 for u in people})
+    announced = Counter(c.chat_id for c in f.calls_to("sendMessage") if "act:1:going" in c.button_data)
+    assert set(announced.values()) == {2}  # announcement + reminder carry the buttons, once each
