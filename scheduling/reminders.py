@@ -6,6 +6,9 @@ keeps one message per key), then sets the item's *fired* marker. A leader killed
 no marker; the next leader repeats the fan-out and the outbox drops what was already queued, so
 each person gets each message exactly once.
 
+Nobody is written to in their quiet hours: a fan-out holds their message back until the quiet
+hours end (and drops a reminder or announcement that would then arrive after the start).
+
 Misfire decisions (after downtime):
 - a reminder whose activity has already started is dropped, never sent late;
 - of several reminders that fell due during downtime only the latest (closest to the start) goes;
@@ -17,17 +20,20 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 import redis.asyncio as aioredis
 
+from outbox.codec import decode, encode
 from outbox.types import OutboundMessage, Outbox, Priority
 from scheduling.activities import KEEP_AFTER_END, Activity, Notice, Status
 from scheduling.checkins import button_rows, split_user_key
 from scheduling.rsvp import REMINDED
 from scheduling.service import ActivityService
+from scheduling.slots import CheckinSettings, quiet_until
 from storage import keys
 from storage.profiles import Profile, _decode
 from telemetry import event
@@ -36,7 +42,7 @@ log = logging.getLogger(__name__)
 
 FIRED_TTL = int(timedelta(days=60).total_seconds())
 AUDIENCE_BATCH = 1000
-FANOUT_FIELDS = ("lang", "active", "activity_news", "tags", "nickname", "short_code")
+FANOUT_FIELDS = ("lang", "active", "activity_news", "tags", "quiet_start", "quiet_end", "tz")
 
 
 class ActivityScheduler:
@@ -51,6 +57,10 @@ class ActivityScheduler:
     async def run_due(self, now: datetime) -> int:
         """Fire every activity item due at `now`. Returns how many items fired."""
         fired = 0
+        try:
+            await self.run_deferred(now)
+        except Exception:
+            event(log, "deferred_work_failed", logging.ERROR, exc_info=True)
         for act in await self.service.repo.all():
             try:
                 fired += await self._activity(act, now)
@@ -62,16 +72,16 @@ class ActivityScheduler:
         fired = 0
         if act.status is Status.CANCELLED:
             if act.notice is Notice.CANCELLED:
-                fired += await self._notice(act, f"cancel:{act.id}:{act.version}", "cancelled")
+                fired += await self._notice(act, f"cancel:{act.id}:{act.version}", "cancelled", now)
             if now > act.end + KEEP_AFTER_END:
                 await self.service.repo.forget(act.id)
             return fired
         if act.weekly and now >= act.end:
             act = await self._roll(act, now)
         if act.notice is Notice.MOVED:
-            fired += await self._notice(act, f"moved:{act.id}:{act.version}", "moved")
+            fired += await self._notice(act, f"moved:{act.id}:{act.version}", "moved", now)
         if now < act.start:
-            fired += await self._announce(act)
+            fired += await self._announce(act, now)
         fired += await self._reminders(act, now)
         if not act.weekly and now > act.end + KEEP_AFTER_END:
             await self.service.repo.forget(act.id)
@@ -84,26 +94,72 @@ class ActivityScheduler:
     async def _mark(self, item: str, how: str = "sent") -> None:
         await self.redis.set(keys.scheduler_fired(item), how, ex=FIRED_TTL)
 
-    async def _fan_out(self, item: str, recipients: Iterable[tuple[Profile, OutboundMessage]]) -> int:
-        """Queue one message per recipient under `<item>:<user_key>`, then mark the item fired."""
-        pairs = [(message, f"{item}:{profile.user_key}") for profile, message in recipients]
+    async def _fan_out(
+        self,
+        item: str,
+        recipients: Iterable[tuple[Profile, OutboundMessage]],
+        now: datetime,
+        deadline: datetime | None,
+    ) -> int:
+        """Queue one message per recipient under `<item>:<user_key>`, then mark the item fired.
+
+        Someone in their quiet hours gets theirs when the quiet hours end (it is held in Redis),
+        unless that is past `deadline` (the start of the activity): then it is not sent at all.
+        """
+        pairs: list[tuple[OutboundMessage, str]] = []
+        held: dict[str, float] = {}
+        for profile, message in recipients:
+            key = f"{item}:{profile.user_key}"
+            until = quiet_until(CheckinSettings.from_profile(profile, self.service.tz), now)
+            if until is None:
+                pairs.append((message, key))
+            elif deadline is None or until < deadline:
+                held[json.dumps({"k": key, "m": encode(message)}, ensure_ascii=False)] = until.timestamp()
+        if held:
+            await self.redis.zadd(keys.scheduler_deferred(), held, nx=True)
+        await self._enqueue(pairs)
+        await self._mark(item)
+        event(log, "activity_item_fired", item=item.split(":")[0], recipients=len(pairs), deferred=len(held))
+        return 1
+
+    async def _enqueue(self, pairs: list[tuple[OutboundMessage, str]]) -> None:
         many = getattr(self.outbox, "enqueue_many", None)
         if many is not None:  # the Redis outbox pipelines batches: one round trip per few hundred
             await many(pairs)
-        else:
-            queue = asyncio.Queue[tuple[OutboundMessage, str]]()
-            for pair in pairs:
-                queue.put_nowait(pair)
+            return
+        queue = asyncio.Queue[tuple[OutboundMessage, str]]()
+        for pair in pairs:
+            queue.put_nowait(pair)
 
-            async def worker() -> None:
-                while not queue.empty():
-                    message, key = queue.get_nowait()
-                    await self.outbox.enqueue(message, key=key)
+        async def worker() -> None:
+            while not queue.empty():
+                message, key = queue.get_nowait()
+                await self.outbox.enqueue(message, key=key)
 
-            await asyncio.gather(*(worker() for _ in range(min(self.concurrency, max(len(pairs), 1)))))
-        await self._mark(item)
-        event(log, "activity_item_fired", item=item.split(":")[0], recipients=len(pairs))
-        return 1
+        await asyncio.gather(*(worker() for _ in range(min(self.concurrency, max(len(pairs), 1)))))
+
+    async def run_deferred(self, now: datetime) -> int:
+        """Send what was held back for quiet hours that have now ended (same idempotency keys)."""
+        due = await self.redis.zrangebyscore(
+            keys.scheduler_deferred(), "-inf", now.timestamp(), start=0, num=1000
+        )
+        pairs = []
+        for raw in due:
+            data = json.loads(raw)
+            pairs.append((decode(data["m"]), data["k"]))
+        if pairs:
+            await self._enqueue(pairs)
+            await self.redis.zrem(keys.scheduler_deferred(), *due)
+        return len(pairs)
+
+    async def erase(self, user_key: str) -> None:
+        """Drop anything held back for this person (on /delete)."""
+        stale = []
+        async for raw, _score in self.redis.zscan_iter(keys.scheduler_deferred()):
+            if json.loads(raw)["k"].endswith(f":{user_key}"):
+                stale.append(raw)
+        if stale:
+            await self.redis.zrem(keys.scheduler_deferred(), *stale)
 
     def _message(
         self, profile: Profile, text: str, kind: str, act: Activity, priority: Priority
@@ -119,7 +175,7 @@ class ActivityScheduler:
             user_key=profile.user_key,
         )
 
-    async def _announce(self, act: Activity) -> int:
+    async def _announce(self, act: Activity, now: datetime) -> int:
         item = f"announce:{act.id}"
         if await self._done(item):
             return 0
@@ -137,7 +193,7 @@ class ActivityScheduler:
             )
             for p in audience
         )
-        return await self._fan_out(item, pairs)
+        return await self._fan_out(item, pairs, now, act.start)
 
     async def _reminders(self, act: Activity, now: datetime) -> int:
         changed = datetime.fromisoformat(act.changed_at) if act.changed_at else None
@@ -179,9 +235,9 @@ class ActivityScheduler:
             )
             for p in people
         )
-        return await self._fan_out(latest, pairs)
+        return await self._fan_out(latest, pairs, now, act.start)
 
-    async def _notice(self, act: Activity, item: str, kind: str) -> int:
+    async def _notice(self, act: Activity, item: str, kind: str, now: datetime) -> int:
         """Tell everyone who answered (any answer) that the activity moved or was cancelled."""
         if await self._done(item):
             return 0
@@ -201,7 +257,7 @@ class ActivityScheduler:
                 return dataclasses.replace(msg, buttons=())
             return msg
 
-        return await self._fan_out(item, ((p, message(p)) for p in people))
+        return await self._fan_out(item, ((p, message(p)) for p in people), now, None)
 
     async def _roll(self, act: Activity, now: datetime) -> Activity:
         """A weekly activity ended: its next occurrence starts fresh (new answers, new reminders)."""

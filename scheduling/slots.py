@@ -210,3 +210,17 @@ def slot_for(settings: CheckinSettings, slot_id: str) -> Slot | None:
     if not intervals:
         return None
     return Slot(slot_id=slot_id, at=intervals[0][0], intervals=tuple(intervals))
+
+
+def quiet_until(settings: CheckinSettings, now: datetime) -> datetime | None:
+    """If `now` is inside the person's quiet hours, when they end (UTC); else None."""
+    if settings.quiet_start == settings.quiet_end:
+        return None
+    local_today = now.astimezone(settings.tz).date()
+    for delta in (-1, 0):
+        start, end = _span(
+            local_today + timedelta(days=delta), settings.quiet_start, settings.quiet_end, settings.tz
+        )
+        if start <= now < end:
+            return end
+    return None

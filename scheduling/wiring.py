@@ -31,6 +31,7 @@ class Scheduling:
         """Forget a person everywhere scheduling keeps them outside their `{u:}` keys (/delete)."""
         await self.checkins.erase(user_key)
         await self.service.rsvps.erase(user_key)
+        await self.activities.erase(user_key)
 
 
 def build_scheduling(

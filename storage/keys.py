@@ -267,3 +267,8 @@ def activity_waitlist(activity_id: str, occurrence: int) -> str:
 def staff_flow(staff_id: str) -> str:
     """Hash: a staff member's guided activity-creation flow in progress (step and answers)."""
     return f"{PREFIX}:staff_flow:{staff_id}"
+
+
+def scheduler_deferred() -> str:
+    """Sorted set of fan-out messages held back during someone's quiet hours (score = when to send)."""
+    return f"{PREFIX}:sched:deferred"

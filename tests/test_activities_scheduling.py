@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import redis.asyncio as aioredis
@@ -205,3 +206,37 @@ async def test_erase_forgets_answers(redis: aioredis.Redis) -> None:
     await s.service.respond(act.id, p1, Answer.GOING, T0)
     await s.erase("telegram:1")
     assert await s.service.rsvps.answers(act) == {}
+
+
+async def test_nobody_is_written_to_in_their_quiet_hours(redis: aioredis.Redis) -> None:
+    from zoneinfo import ZoneInfo
+
+    seoul = ZoneInfo("Asia/Seoul")
+    clock = FakeClock(T0)
+    outbox = MemoryOutbox()
+    s = make_scheduling(redis, outbox, clock)
+    a = await add_person(
+        redis, "telegram:1", T0, quiet_start="23:00", quiet_end="09:00", checkin_consent=False
+    )
+    b = await add_person(redis, "telegram:2", T0, checkin_consent=False)  # quiet 23:00-08:00
+    start = datetime(2026, 11, 30, 8, 30, tzinfo=seoul).astimezone(UTC)
+    act = await s.service.create(title="아침 산책", start=start, now=T0)
+    for p in (a, b):
+        await s.service.respond(act.id, p, Answer.GOING, T0)
+
+    clock.set(start - timedelta(days=1))  # 08:30 the day before: A is still in quiet hours
+    await s.engine.tick()
+    assert [m.user_key for m in outbox.of_kind("reminder")] == ["telegram:2"]
+    clock.set(datetime(2026, 11, 29, 9, 0, tzinfo=seoul))  # A's quiet hours end
+    await s.engine.tick()
+    assert sorted(m.user_key or "" for m in outbox.of_kind("reminder")) == ["telegram:1", "telegram:2"]
+
+    clock.set(start - timedelta(hours=2))  # 06:30: both asleep
+    await s.engine.tick()
+    assert len(outbox.of_kind("reminder")) == 2
+    clock.set(datetime(2026, 11, 30, 8, 0, tzinfo=seoul))  # B's quiet hours end before the start
+    await s.engine.tick()
+    clock.set(datetime(2026, 11, 30, 9, 0, tzinfo=seoul))  # A's would end after it: nothing for A
+    await s.engine.tick()
+    counts = Counter(m.user_key for m in outbox.of_kind("reminder"))
+    assert counts == Counter({"telegram:1": 1, "telegram:2": 2})
