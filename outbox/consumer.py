@@ -191,7 +191,7 @@ class OutboxConsumer:
         streams = {keys.outbox_lane(LANES[0]): ">"}
         if room > 0:
             streams.update({keys.outbox_lane(lane): ">" for lane in LANES[1:]})
-        count = max(room, 100)
+        count = room if room > 0 else 100  # full: still take crisis entries
         try:
             response = await self.redis.xreadgroup(
                 keys.OUTBOX_GROUP, self.name, streams, count=count, block=block_ms

@@ -269,3 +269,82 @@ async def test_no_consent_no_text(world: World):
     assert "죽고" not in world.fake.texts_to(GROUP)[0]
     assert not await world.redis.exists(keys.case_texts("1"))
     _ = timedelta
+
+
+async def test_stats_per_level(world: World):
+    from escalation import queue
+
+    await world.crisis(30)
+    await world.crisis(31)
+    await world.crisis(32, "/talk", kind=EscalationKind.TALK_REQUEST)
+    world.clock.advance(minutes=1)
+    await world.service.claim("1", KIM)
+    world.clock.advance(minutes=4)
+    await world.service.claim("2", LEE)
+    world.clock.advance(minutes=5)
+    await world.service.resolve("1", KIM)
+    await world.service.false_alarm("2", LEE)
+    figures = queue.stats(await queue.all_cases(world.redis))
+    crisis = figures["crisis"]
+    assert crisis["alerts"] == 2 and crisis["resolved"] == 1 and crisis["false_alarms"] == 1
+    assert crisis["false_alarm_rate"] == 0.5
+    assert crisis["claim_p50_s"] == 60 and crisis["claim_p90_s"] == 300
+    assert crisis["resolve_p50_s"] == 600
+    assert figures["talk_request"]["open"] == 1 and figures["all"]["alerts"] == 3
+
+
+async def test_cli_list_show_resolve_stats(
+    world: World, redis_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    import asyncio
+    import json
+
+    from bot.cli import main
+
+    monkeypatch.setenv("IEUM_REDIS_URL", redis_url)
+    await world.crisis(40)
+    await world.crisis(41, "/talk", kind=EscalationKind.TALK_REQUEST)
+    assert await asyncio.to_thread(main, ["cases", "list", "--json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    assert [c["id"] for c in listing["cases"]] == ["1", "2"]  # crisis first
+    assert "user_key" not in listing["cases"][0]
+    assert await asyncio.to_thread(main, ["cases", "list"]) == 0
+    assert "crisis" in capsys.readouterr().out
+    assert await asyncio.to_thread(main, ["cases", "show", "1", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["audit"][0]["what"] == "opened" and shown["excerpt"] == "죽고 싶어"
+    assert await asyncio.to_thread(main, ["cases", "resolve", "1", "--by", "park"]) == 0
+    capsys.readouterr()
+    assert await asyncio.to_thread(main, ["cases", "list", "--status", "resolved", "--json"]) == 0
+    assert [c["id"] for c in json.loads(capsys.readouterr().out)["cases"]] == ["1"]
+    assert await asyncio.to_thread(main, ["cases", "stats"]) == 0
+    assert "crisis" in capsys.readouterr().out
+    assert await asyncio.to_thread(main, ["cases", "resolve", "99"]) == 1
+
+
+async def test_two_consumers_share_the_work_and_send_each_once(world: World):
+    import asyncio
+
+    outbox = world.service.outbox
+    from outbox.types import OutboundMessage, Priority
+
+    await outbox.enqueue_many(
+        (OutboundMessage("telegram", str(60_000 + i), f"m{i}", "test", Priority.BULK), f"k{i}")
+        for i in range(200)
+    )
+    second = OutboxConsumer(
+        world.redis, world.consumer.senders, pacing=PacingConfig.unlimited(), name="second", max_buffered=20
+    )
+    world.consumer.max_buffered = 20  # each takes a share at a time
+    first_task = asyncio.create_task(world.consumer.run_forever())
+    second_task = asyncio.create_task(second.run_forever())
+    try:
+        await world.fake.wait_for(lambda calls: len(calls) >= 200, timeout=20)
+        await asyncio.sleep(0.3)
+    finally:
+        first_task.cancel()
+        second_task.cancel()
+        await asyncio.gather(first_task, second_task, return_exceptions=True)
+    chats = [c.chat_id for c in world.fake.calls_to("sendMessage")]
+    assert len(chats) == 200 and len(set(chats)) == 200
+    assert world.consumer.stats.delivered > 0 and second.stats.delivered > 0
