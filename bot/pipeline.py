@@ -80,7 +80,10 @@ class Pipeline:
             return await self._crisis_turn(msg, profile, assessment)
 
         try:
-            if await self.escalation.in_handoff(profile.user_key):
+            # While a counsellor talks with the person the companion stays quiet and relays; commands
+            # and button presses (/delete and its confirmation, /help) still reach the companion.
+            relayed = msg.kind not in (InputKind.COMMAND, InputKind.BUTTON)
+            if relayed and await self.escalation.in_handoff(profile.user_key):
                 await self.escalation.relay_from_person(msg, profile)
                 await self._remember(msg, assessment)
                 return ()

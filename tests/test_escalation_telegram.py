@@ -280,3 +280,25 @@ async def test_outreach_after_configured_silence(
     async with bot_running(app):
         await fake_telegram.wait_for(lambda _c: ok_calls(fake_telegram, "sendMessage", GROUP), timeout=5)
     assert "Outreach" in ok_calls(fake_telegram, "sendMessage", GROUP)[0].text
+
+
+async def test_pipeline_in_handoff_relays_text_but_answers_commands(
+    fake_telegram: FakeTelegram, redis_url: str, redis: aioredis.Redis
+):
+    from escalation.cases import Counsellor
+
+    app = await make_app(fake_telegram, redis_url, redis)
+    now = app.clock.now
+    await app.pipeline.handle(IncomingMessage("telegram", str(PERSON), "1", now(), text=CRISIS))
+    assert (await service(app).relay_from_counsellor("1", Counsellor("501", "Kim"), "안녕하세요")).ok
+    assert await app.pipeline.handle(IncomingMessage("telegram", str(PERSON), "2", now(), text="네")) == ()
+    from dialogues.messages import InputKind
+
+    help_msg = IncomingMessage(
+        "telegram", str(PERSON), "3", now(), kind=InputKind.COMMAND, text="/help", command="help"
+    )
+    assert await app.pipeline.handle(help_msg)  # the companion still answers commands
+    crisis = await app.pipeline.handle(IncomingMessage("telegram", str(PERSON), "4", now(), text="자살"))
+    assert any("109" in r.text for r in crisis)  # and a crisis still gets the crisis lines
+    relays = [m for _, m in await redis.xrange(keys.outbox_lane(1)) if '"kind":"relay"' in m["m"]]
+    assert len(relays) == 3  # counsellor -> person, "네" and the crisis message -> the case thread
