@@ -1,0 +1,147 @@
+"""The trained detector: classifier heads + exemplar bank vectors + thresholds, scoring batches.
+
+A message is scored per sentence (see `models.text.segments`): its crisis probability is the highest
+of its sentences, so one crisis sentence inside a long, ordinary message still stands out.
+
+The embedding head reads the sentence embedding plus its similarity to the exemplar banks (the best
+and the mean of the best three per class): exemplars written the way young people write carry
+further than the public data alone. The nearest crisis / distress exemplar also names the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from models import lexicon
+from models.banks import LABELS
+from models.encoder_port import Encoder
+from models.heads import CharTfidfHead, LinearHead
+from models.text import guess_lang, segments
+
+NONE, DISTRESS, CRISIS = (LABELS.index(x) for x in ("none", "distress", "crisis"))
+# A sentence that is everyday hyperbole ("졸려 죽겠다", "this homework is killing me") and fires no
+# explicit rule keeps only this share of its crisis probability; the rest counts as distress.
+HYPERBOLE_DAMPING = 0.35
+KNN_SCALE = 3.0
+KNN_TOP = 3
+
+
+def knn_features(sims: np.ndarray, bank_labels: np.ndarray) -> np.ndarray:
+    """(n, 6): per class, the best similarity and the mean of the best three."""
+    cols = []
+    for c in range(len(LABELS)):
+        s = sims[:, bank_labels == c]
+        k = min(KNN_TOP, s.shape[1])
+        top = -np.partition(-s, k - 1, axis=1)[:, :k]
+        cols += [top.max(axis=1), top.mean(axis=1)]
+    return KNN_SCALE * np.stack(cols, axis=1)
+
+
+def emb_inputs(vectors: np.ndarray, sims: np.ndarray, bank_labels: np.ndarray) -> np.ndarray:
+    return np.hstack([vectors.astype(np.float64), knn_features(sims, bank_labels)])
+
+
+@dataclass(frozen=True)
+class Raw:
+    """What the detector read in one message, before thresholds and context."""
+
+    lang: str
+    p_crisis: float  # highest sentence crisis probability (after hyperbole damping)
+    p_flag: float  # highest sentence probability of distress or crisis
+    explicit: tuple[str, ...] = ()  # lexicon rules that fired
+    guards: tuple[str, ...] = ()  # mentions not about the writer
+    hyperbole: bool = False
+    crisis_category: str = ""  # nearest crisis exemplar's category for the top sentence
+    distress_category: str = ""
+    n_segments: int = 1
+
+
+@dataclass
+class Detector:
+    encoder_name: str
+    emb_head: LinearHead | None
+    tfidf_head: CharTfidfHead | None
+    weight: float  # blend weight of the embedding head (1.0 = embeddings only)
+    bank_vectors: np.ndarray  # (n, dim) float32, exemplar embeddings
+    bank_labels: np.ndarray  # (n,) int class ids
+    bank_categories: list[str]
+    thresholds: dict[str, dict[str, float]] = field(default_factory=dict)  # lang|all -> crisis/distress
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.bank_vectors = np.ascontiguousarray(self.bank_vectors, dtype=np.float32)
+        self.bank_labels = np.asarray(self.bank_labels, dtype=np.int64)
+
+    # --- sentences ---------------------------------------------------------------------------
+    def proba(self, texts: Sequence[str], vectors: np.ndarray, sims: np.ndarray) -> np.ndarray:
+        """Class probabilities (n, 3) for sentences, blending the heads by `weight`."""
+        p = np.zeros((len(texts), len(LABELS)), dtype=np.float64)
+        if not len(texts):
+            return p
+        if self.emb_head is not None and self.weight > 0:
+            p += self.weight * self.emb_head.predict_proba(emb_inputs(vectors, sims, self.bank_labels))
+        if self.tfidf_head is not None and self.weight < 1:
+            p += (1 - self.weight) * self.tfidf_head.predict_proba(texts)
+        return p
+
+    def _nearest(self, sims_row: np.ndarray, label: int) -> str:
+        idx = np.flatnonzero(self.bank_labels == label)
+        if not len(idx):
+            return ""
+        return self.bank_categories[int(idx[int(np.argmax(sims_row[idx]))])]
+
+    # --- messages --------------------------------------------------------------------------------
+    def score(self, encoder: Encoder, texts: Sequence[str]) -> list[Raw]:
+        """Score messages in one batch: all their sentences go through the encoder together."""
+        pieces: list[list[str]] = [segments(t) for t in texts]
+        flat = [s for segs in pieces for s in segs]
+        vectors = encoder.encode(flat) if flat else np.zeros((0, encoder.dim), dtype=np.float32)
+        sims = vectors @ self.bank_vectors.T
+        probs = self.proba(flat, vectors, sims)
+        out: list[Raw] = []
+        start = 0
+        for text, segs in zip(texts, pieces, strict=True):
+            n = len(segs)
+            out.append(self._aggregate(text, segs, sims[start : start + n], probs[start : start + n]))
+            start += n
+        return out
+
+    def _aggregate(self, text: str, segs: list[str], sims: np.ndarray, probs: np.ndarray) -> Raw:
+        lang = guess_lang(text)
+        if not segs:
+            return Raw(lang, 0.0, 0.0, n_segments=0)
+        explicit: list[str] = []
+        guards: list[str] = []
+        hyperbole = False
+        p_crisis = np.empty(len(segs))
+        p_flag = np.empty(len(segs))
+        for i, seg in enumerate(segs):
+            hit = lexicon.read(seg)
+            explicit.extend(r for r in hit.crisis if r not in explicit)
+            guards.extend(g for g in hit.guards if g not in guards)
+            pc, pd = float(probs[i, CRISIS]), float(probs[i, DISTRESS])
+            if (hit.hyperbole or hit.not_self) and not hit.crisis:
+                # Hyperbole, or a mention not about the writer (campaign, news, a drama): damped.
+                hyperbole = hyperbole or bool(hit.hyperbole)
+                pd, pc = pd + pc * (1 - HYPERBOLE_DAMPING), pc * HYPERBOLE_DAMPING
+            p_crisis[i], p_flag[i] = pc, pc + pd
+        top_c = int(np.argmax(p_crisis))
+        top_f = int(np.argmax(p_flag))
+        return Raw(
+            lang=lang,
+            p_crisis=float(p_crisis[top_c]),
+            p_flag=float(p_flag[top_f]),
+            explicit=tuple(explicit),
+            guards=tuple(guards),
+            hyperbole=hyperbole,
+            crisis_category=self._nearest(sims[top_c], CRISIS),
+            distress_category=self._nearest(sims[top_f], DISTRESS),
+            n_segments=len(segs),
+        )
+
+    def thresholds_for(self, lang: str) -> dict[str, float]:
+        return self.thresholds.get(lang) or self.thresholds["all"]

@@ -1,0 +1,162 @@
+"""The high-precision lexicon layer: explicit statements, mentions that are not about the writer,
+and everyday hyperbole.
+
+Why a lexicon beside the classifier: an explicit statement ("자살하고 싶어", "kill myself") must never
+be missed, whatever the classifier's score; and "졸려 죽겠다" must never page a counsellor at 3 a.m.
+Each rule has a name so the counsellor sees which one fired (`lexicon:<name>`).
+
+Rules are read per sentence. A sentence whose explicit match is a mention not about the writer
+(a prevention campaign, a news story, a drama character, a song quote) does not fire the rule; the
+classifier still reads it, and the guard's name is given as a reason.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_I = re.IGNORECASE
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    pattern: re.Pattern[str]
+
+
+def _rules(*pairs: tuple[str, str]) -> tuple[Rule, ...]:
+    return tuple(Rule(name, re.compile(rx, _I)) for name, rx in pairs)
+
+
+# --- explicit crisis statements (first person by default in Korean chat) -------------------------
+CRISIS_RULES: tuple[Rule, ...] = _rules(
+    # Korean
+    (
+        "ko_death_wish",
+        r"죽고\s*싶|죽어\s*버리고\s*싶|죽어야\s*(겠|할\s*것\s*같)|살기\s*(가\s*)?싫|"
+        r"살고\s*싶지\s*(가\s*)?않|살\s*이유가\s*없|사라지고\s*싶|없어지고\s*싶|그만\s*살고\s*싶|"
+        r"안\s*깨어났으면|눈\s*안\s*떴으면|영원히\s*잠들고\s*싶|태어나지\s*말았어야|세상\s*(을\s*)?떠나고\s*싶",
+    ),
+    (
+        "ko_suicide",
+        r"자살\s*(하고|할|하려|해\s*버|할까|충동|시도|계획|생각|하는\s*방법|각)|하늘나라\s*(가고|갈래|가야)|"
+        r"극단적(인)?\s*(선택|생각)|스스로\s*목숨|목숨\s*(을\s*)?끊|"
+        r"ㅈㅅ\s*(하고|할|각|마렵|하려|해야|ㄱ)|ㅈㅅ하",
+    ),
+    (
+        "ko_self_harm",
+        r"자해|손목\s*(을\s*)?(긋|그었|그을|그어)|"
+        r"(칼|커터칼?)로\s*(팔|손목|허벅지|나를?)",
+    ),
+    (
+        "ko_means",
+        r"번개탄\s*(을\s*)?(샀|사\s*놨|사놨|사러|피우|피워|갖고\s*방|구했)|"
+        r"수면제\s*(를\s*)?(모으|모아|모았|다\s*먹|한꺼번에|털어|몇\s*알|한\s*통)|"
+        r"(약|알약)\s*(을|를)?\s*(한꺼번에|다\s*털어|몇\s*알\s*먹으면\s*죽)|(수면제|진통제|알약|약)\s*(을|를)?\s*(\S+\s+)?모(았|으고|아\s*(놨|뒀|두))|목\s*(을\s*)?매(달|려|고\s*싶)|"
+        r"(뛰어|떨어져)\s*내리(고\s*싶|려|면|고\s*싶|면\s*죽)|옥상\s*(에서|에)\s*(뛰|떨어)|"
+        r"한강\s*(물\s*)?온도|한강\s*(다리|대교)\s*(위|난간|에서\s*뛰)|한강\s*(에|으로)?\s*(뛰어|투신|들어가\s*버)|"
+        r"투신",
+    ),
+    (
+        "ko_goodbye",
+        r"유서|마지막\s*인사\s*(하려|남기|할게)|마지막\s*(카톡|메시지|메세지|연락)(이야|일|이\s*될)|"
+        r"다들\s*(나\s*)?없이도\s*잘|나\s*없어도\s*(다들\s*)?(잘|괜찮|행복)",
+    ),
+    # English
+    (
+        "en_death_wish",
+        r"\b(want|wanna|wanted|going|gonna)\s+(to\s+)?die\b|\bwish\s+i\s+(was|were)\s+dead|"
+        r"\bdon'?t\s+want\s+to\s+(be\s+alive|live|exist|wake\s+up)|\bno\s+reason\s+to\s+live|"
+        r"\bwish\s+i\s+(could\s+)?(never\s+wake\s+up|disappear\s+forever)|\bready\s+to\s+die\b",
+    ),
+    (
+        "en_suicide",
+        r"\bkill(ing)?\s+my\s*self|\bkms\b|\bunalive\s*(my\s*self|me)?|\bsewer\s*slide|"
+        r"\bend\s+(it\s+all|my\s+life|my\s+own\s+life)|\btake\s+my\s+(own\s+)?life|\bsuicidal\b|"
+        r"\bcommit(ting)?\s+suicide|\bsuicide\s+(plan|attempt|thoughts?)|\bthinking\s+(about|of)\s+suicide",
+    ),
+    (
+        "en_self_harm",
+        r"\bself[-\s]?harm(ing|ed)?\b|\bcut(ting)?\s+(my\s*self|my\s+(wrists?|arms?|thighs?))|"
+        r"\bhurt(ing)?\s+my\s*self|\bburn(ing|ed)?\s+my\s*self",
+    ),
+    (
+        "en_means",
+        r"\bhow\s+many\s+(\w+\s+)?(pills|tablets)\s+(would|does|to|is|are)\b.*\b(die|kill|lethal|too\s+many|fatal)|"
+        r"\bover\s?dos(e|ing)\b|\bhang(ing)?\s+my\s*self|\bnoose\b|"
+        r"\bjump(ing)?\s+(off|from)\s+(a|the|this)\s+(bridge|roof|building|balcony)|"
+        r"\bstock\s*pil(e|ing)\s+(my\s+)?(pills|meds)",
+    ),
+    (
+        "en_goodbye",
+        r"\b(suicide|goodbye)\s+(note|letter)|\bbetter\s+off\s+without\s+me|"
+        r"\b(giving|gave)\s+(away\s+)?(all\s+)?my\s+(stuff|things)(\s+away)?|\bwon'?t\s+(be\s+)?need(ing)?\s+(it|them|this|my\s+\w+)\s+(anymore|any\s*more)|"
+        r"\blast\s+(message|time\s+you'?ll\s+hear)\s+from\s+me|\bthis\s+is\s+my\s+(final|last)\s+goodbye|"
+        r"\bwon'?t\s+be\s+(here|around)\s+(tomorrow|much\s+longer|anymore)",
+    ),
+)
+
+# --- mentions that are not about the writer --------------------------------------------------
+GUARD_RULES: tuple[Rule, ...] = _rules(
+    (
+        "mention_campaign",
+        r"(자살|자해|극단적\s*선택)\s*(예방|방지|예방\s*센터|상담\s*전화|률|율|통계)|"
+        r"예방\s*(캠페인|교육|주간|포스터)|캠페인|포스터|\bsuicide\s+(prevention|awareness|hotline|rates?|statistics)|"
+        r"\bprevention\b|\bawareness\s+(month|week|walk|campaign)|\bcampaign\b",
+    ),
+    ("mention_news", r"뉴스|기사|보도|다큐|\bnews\b|\barticle\b|\bdocumentary\b|\bheadline"),
+    (
+        "mention_fiction",
+        r"드라마|영화|웹툰|소설|주인공|캐릭터|배우|에피소드|\bmovie\b|\bshow\b|\bepisode\b|"
+        r"\bcharacter\b|\bnovel\b|\bbook\b|\banime\b|\bseries\b",
+    ),
+    ("mention_quote", r"가사|노래\s*(제목|가사)|\blyrics?\b|\bsong\s+(title|called|goes)|\bthe\s+line\s+"),
+)
+# A first-person cue beside a guard word keeps the rule firing ("드라마 보다가 나도 죽고 싶어졌어").
+_FIRST_PERSON = re.compile(r"나도|나는|난\s|내가|저도|제가|\bI\b|\bI'm\b|\bme\s+too\b|\bmyself\b", _I)
+_REPORTED = re.compile(
+    r"(죽고\s*싶|자살)\S*\s*(다는|다고|라는|라고)\s*(장면|대사|가사|노래|내용|말을\s*했)|"
+    r"\b(lyrics?|song|line|quote|character|he|she|they)\s+(says?|said|goes|go|sings?|sang)\b",
+    _I,
+)
+
+# --- everyday hyperbole: a death word used as an intensifier ----------------------------------
+HYPERBOLE_RULES: tuple[Rule, ...] = _rules(
+    (
+        "ko_hyperbole",
+        r"[가-힣]+(어|아|워|와|해|파|려|러|워서|아서|어서|해서|파서)\s*(서\s*)?"
+        r"(죽겠|죽을\s*것\s*같|죽을\s*거\s*같|죽을\s*뻔|뒤지겠|디지겠|미치겠|돌겠|죽는\s*줄)|죽을\s*맛|미치겠|"
+        r"(웃겨|귀여워|좋아)\s*(서\s*)?(죽|뒤지)|(게임|보스|몹|좀비|캐릭|랭겜|롤|배그|던전|스나|판에서|한\s*방에)[^.!?\n]*(죽|졌)|"
+        r"[가-힣]+(한테|에게)\s*(맞아\s*)?죽(는다|었다|을\s*듯|겠)|"
+        r"한강\s*(공원|라면|치맥|뷰|야경|불꽃|러닝|자전거|피크닉|소풍|산책|편의점|에서\s*(치킨|라면|러닝|자전거|산책))|"
+        r"배터리\s*(가\s*)?(죽|나갔|다\s*됐|없)|폰\s*(이\s*)?죽",
+    ),
+    (
+        "en_hyperbole",
+        r"\b(is|are|was|it'?s|they'?re|you'?re)\s+killing\s+me|\bkilling\s+me\b|\bdying\s+(to|for|of\s+laughter)\b|"
+        r"\bdead\s+tired|\bcould\s+kill\s+for|\bi'?m\s+dead\s*(lol|lmao|😂|💀)|\bi\s+died\s+(laughing|lol)|"
+        r"\b(died|die|dying|killed)\s+(in|on|to)\s+(the\s+)?(game|level|boss|raid|round|match|final\s+boss)|"
+        r"\b(battery|phone|laptop)\s+(is\s+|was\s+)?(dead|died|dying)|\bdead\s+(battery|phone)|"
+        r"\bscared\s+to\s+death|\bbored\s+to\s+death|\bto\s+die\s+for\b",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class LexiconHit:
+    crisis: tuple[str, ...]  # explicit rules that fired (about the writer)
+    guards: tuple[str, ...]  # mention words seen (campaign, news, fiction, quote)
+    hyperbole: tuple[str, ...]
+    not_self: bool = False  # a guard word and no first-person cue: likely not about the writer
+
+
+def read(sentence: str) -> LexiconHit:
+    """Run every rule on one sentence."""
+    crisis = tuple(r.name for r in CRISIS_RULES if r.pattern.search(sentence))
+    guards = tuple(r.name for r in GUARD_RULES if r.pattern.search(sentence))
+    hyperbole = tuple(r.name for r in HYPERBOLE_RULES if r.pattern.search(sentence))
+    not_self = bool(_REPORTED.search(sentence) or (guards and not _FIRST_PERSON.search(sentence)))
+    if crisis and not_self:
+        # A mention, not a statement: the classifier decides, the reason names the guard.
+        return LexiconHit((), guards or ("mention_reported",), hyperbole, True)
+    return LexiconHit(crisis, guards, hyperbole, not_self)

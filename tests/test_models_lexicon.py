@@ -1,0 +1,72 @@
+import pytest
+
+from models import lexicon
+
+EXPLICIT = [
+    "자살하고 싶어",
+    "죽고 싶다",
+    "진짜 살기 싫어",
+    "ㅈㅅ하고 싶다",
+    "한강 물 온도 몇 도야",
+    "극단적 선택 하고 싶어",
+    "자해했어",
+    "번개탄 사놨어",
+    "수면제 모아뒀어",
+    "유서 썼어",
+    "i want to kill myself",
+    "gonna kms",
+    "i want to unalive myself",
+    "sewerslide",
+    "i want to die",
+    "everyone would be better off without me",
+    "i cut myself again",
+    "how many pills would it take to die",
+]
+
+NOT_CRISIS = [
+    "졸려 죽겠다",
+    "배고파 죽을 것 같아",
+    "미치겠다 진짜",
+    "시험 기간이라 죽을 맛",
+    "this homework is killing me",
+    "i'm dying to see that movie",
+    "i'm dead tired",
+    "i could kill for a burger",
+    "my phone battery is dead",
+    "died to the boss again",
+    "그 가수 죽고 못 살아",
+    "한강 가서 치맥 하자",
+]
+
+MENTIONS = [
+    "자살 예방 캠페인 포스터 만들었어",
+    "뉴스에서 자살률 기사 봤어",
+    "드라마 주인공이 죽고 싶다고 하는 장면",
+    "we made posters for suicide prevention week",
+    "the song lyrics say i want to die",
+]
+
+
+@pytest.mark.parametrize("text", EXPLICIT)
+def test_explicit_statements_fire(text):
+    assert lexicon.read(text).crisis, text
+
+
+@pytest.mark.parametrize("text", NOT_CRISIS)
+def test_hyperbole_and_idioms_do_not_fire(text):
+    assert not lexicon.read(text).crisis, text
+
+
+@pytest.mark.parametrize("text", MENTIONS)
+def test_mentions_not_about_the_writer_are_suppressed(text):
+    hit = lexicon.read(text)
+    assert not hit.crisis and hit.not_self, text
+
+
+def test_first_person_beside_a_mention_still_fires():
+    assert lexicon.read("드라마 보다가 나도 죽고 싶어졌어").crisis
+
+
+@pytest.mark.parametrize("text", ["졸려 죽겠다", "this homework is killing me", "보스한테 또 죽었어"])
+def test_hyperbole_is_recognised(text):
+    assert lexicon.read(text).hyperbole
