@@ -5,6 +5,7 @@ Each block below belongs to one package; change only your package's block.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -72,9 +73,12 @@ async def build_app(
     profiles = ProfileRepository(redis, default_lang=settings.lang, default_tz=settings.tz)
 
     # --- models ------------------------------------------------------------------------------
-    from models.factory import build_assessor
+    from models.factory import build_assessor, load_encoder
 
     if assessor is None:
+        # One encoder per process (loaded off the loop), shared with the dialogues' theme matching.
+        if encoder is None:
+            encoder = await asyncio.to_thread(load_encoder, settings.encoder)
         assessor = build_assessor(encoder, settings.model_artifact)
 
     # --- dialogues ---------------------------------------------------------------------------
