@@ -82,14 +82,23 @@ class EmbeddedValkey:
             self._server = None
 
 
+MAX_CONNECTIONS = 256
+POOL_WAIT_S = 20.0
+
+
 def client_for(url: str) -> aioredis.Redis:
-    return aioredis.Redis.from_url(
+    """A client whose pool waits for a free connection under a burst instead of failing
+    (redis-py's default pool raises MaxConnectionsError beyond 100 connections)."""
+    pool = aioredis.BlockingConnectionPool.from_url(
         url,
+        max_connections=MAX_CONNECTIONS,
+        timeout=POOL_WAIT_S,
         decode_responses=True,
         health_check_interval=30,
         socket_connect_timeout=5,
         retry_on_timeout=True,
     )
+    return aioredis.Redis.from_pool(pool)
 
 
 @contextlib.asynccontextmanager

@@ -30,8 +30,10 @@ def _main(args: argparse.Namespace) -> int:
     if problem:
         print(f"ieum run: {problem}", file=sys.stderr)
         return 2
+    from bot.telegram.runtime import run_with_fast_loop
+
     try:
-        asyncio.run(run(settings, webhook=args.webhook))
+        run_with_fast_loop(run(settings, webhook=args.webhook))
     except KeyboardInterrupt:
         pass
     return 0

@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import socket
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
@@ -87,6 +88,7 @@ class InboxConsumer:
         lease_ms: int = 30_000,
         retry_delays: Sequence[float] = (0.05, 0.5, 2.0),
         max_deliveries: int = 5,
+        max_in_flight: int = 48,
     ) -> None:
         self.redis = redis
         self.inbox = inbox
@@ -103,6 +105,10 @@ class InboxConsumer:
         self._release = redis.register_script(_RELEASE)
         self._ack_script = redis.register_script(_ACK)
         self._held: set[int] = set()
+        self._renewed: dict[int, float] = {}
+        # Chats handled at once across all shards of this process: bounds Redis connections and
+        # memory under a burst (the rest wait in their streams, durable and in order).
+        self._in_flight = asyncio.Semaphore(max_in_flight)
         self._stopping = asyncio.Event()
         self.handled = 0  # entries finished (acknowledged or dead-lettered) by this consumer
 
@@ -160,6 +166,10 @@ class InboxConsumer:
     # --- lease -----------------------------------------------------------------------------------
     async def _take(self, shard: int) -> bool:
         """Hold (or keep holding) the shard's lease; on a fresh take, reclaim what was left."""
+        now = time.monotonic()
+        if shard in self._held and now - self._renewed.get(shard, 0.0) < self.lease_ms / 3000:
+            return True  # renewed recently enough: skip a round trip per batch
+        self._renewed[shard] = now
         ok = bool(await self._lease(keys=[keys.inbox_lease(shard)], args=[self.consumer, self.lease_ms]))
         if not ok:
             if shard in self._held:
@@ -256,7 +266,8 @@ class InboxConsumer:
     async def _handle_chat(self, entries: list[InboxEntry]) -> None:
         for entry in entries:
             raise_if_cancelling()
-            await self._handle_entry(entry)
+            async with self._in_flight:
+                await self._handle_entry(entry)
 
     async def _handle_entry(self, entry: InboxEntry) -> None:
         if entry.deliveries > self.max_deliveries or "update_id" not in entry.update:
