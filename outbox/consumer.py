@@ -385,6 +385,10 @@ class OutboxConsumer:
             await asyncio.shield(self._complete(job, message, delivery))
             self.stats.delivered += 1
             return False
+        if status is DeliveryStatus.BLOCKED and message.user_key is None:
+            # 403 from a group (the bot was removed from the counsellor chat): an operator must see it.
+            await self._fail(job, delivery.error or "forbidden")
+            return False
         if status is DeliveryStatus.BLOCKED:
             await self._blocked(job)
             return False

@@ -1,14 +1,19 @@
 """Token buckets that keep deliveries inside Telegram's limits before Telegram has to say 429.
 
 Telegram's published limits: about 30 messages/s for a bot overall, about 1 message/s in one
-chat, and no more than 20 messages/minute in one group. The global bucket schedules slots at
-exact 1/rate intervals (slots that a late wake-up missed are caught up, so timer jitter does not
-slow a long fan-out down); per-chat buckets allow no burst in a private chat.
+chat, and no more than 20 messages/minute in one group. Globally, a token bucket spaces sends
+evenly and its small burst catches up slots a late timer wake-up missed (so jitter does not slow a
+long fan-out down), while a sliding window never lets more than `rate` sends into any
+1 s + `WINDOW_MARGIN_S` span (so catching up never earns a 429 from a strict limiter; the margin
+absorbs network jitter and costs about 1.5% of the ideal rate). Per-chat buckets allow no burst.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
+
+WINDOW_MARGIN_S = 0.015
 
 
 @dataclass
@@ -46,6 +51,26 @@ class Bucket:
         return self.tokens >= self.burst - 1e-9
 
 
+class SlidingWindow:
+    """At most `limit` events in any `span` seconds."""
+
+    def __init__(self, limit: int, span: float) -> None:
+        self.limit = limit
+        self.span = span
+        self.times: deque[float] = deque()
+
+    def delay(self, now: float) -> float:
+        if self.limit <= 0:
+            return 0.0
+        while self.times and now - self.times[0] >= self.span:
+            self.times.popleft()
+        return 0.0 if len(self.times) < self.limit else self.times[0] + self.span - now
+
+    def take(self, now: float) -> None:
+        if self.limit > 0:
+            self.times.append(now)
+
+
 @dataclass(frozen=True)
 class PacingConfig:
     global_per_s: float = 30.0  # 0 disables
@@ -62,15 +87,14 @@ class Pacer:
 
     def __init__(self, config: PacingConfig) -> None:
         self.config = config
-        # A burst of 2 lets one late timer wake-up be caught up, so a long fan-out keeps the exact
-        # average rate; it can put one message over a strict sliding window, which costs that one
-        # message a 429 and its retry_after, not the run.
-        self.global_bucket = Bucket(config.global_per_s, burst=2.0)
+        rate = config.global_per_s
+        self.global_bucket = Bucket(rate, burst=2.0)
+        self.global_window = SlidingWindow(int(rate) if rate >= 1 else 0, 1.0 + WINDOW_MARGIN_S)
         self._chats: dict[str, Bucket] = {}
         self._groups: dict[str, Bucket] = {}
 
     def global_delay(self, now: float) -> float:
-        return self.global_bucket.delay(now)
+        return max(self.global_bucket.delay(now), self.global_window.delay(now))
 
     def chat_delay(self, chat_id: str, now: float) -> float:
         wait = self._chat(chat_id).delay(now)
@@ -80,6 +104,7 @@ class Pacer:
 
     def take(self, chat_id: str | None, now: float) -> None:
         self.global_bucket.take(now)
+        self.global_window.take(now)
         if chat_id is None:
             return
         self._chat(chat_id).take(now)

@@ -240,3 +240,14 @@ async def test_health_key_has_ttl(redis: aioredis.Redis, bot: Bot):
     worker = consumer(redis, bot, name="h1")
     await worker.record_health()
     assert 0 < await redis.ttl(keys.outbox_health("h1")) <= 60
+
+
+async def test_403_from_a_group_is_dead_lettered_not_dropped(
+    redis: aioredis.Redis, bot: Bot, fake_telegram: FakeTelegram
+):
+    fake_telegram.fail("sendMessage", 403, description="Forbidden: bot was kicked from the group chat")
+    await RedisOutbox(redis).enqueue(msg(GROUP, "alert"), key="x")
+    worker = consumer(redis, bot)
+    await worker.run_once()
+    dead = await redis.xrange(keys.outbox_dead())
+    assert len(dead) == 1 and "kicked" in dead[0][1]["error"]
