@@ -12,13 +12,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
+from models import lexicon
 from models.assessment import Assessment, RiskContext
 from models.cache import CachedEncoder
 from models.decision import decide
 from models.detector import Detector, Raw
 from models.encoder_port import Encoder
-from models.text import segments
+from models.text import encodable, segments
 
 CHUNK_SEGMENTS = 8  # sentences per job for a long message
 BATCH = 256  # messages per encoder call in assess_many
@@ -64,11 +66,19 @@ class DetectorAssessor:
 
     async def _score_long(self, loop: asyncio.AbstractEventLoop, text: str, segs: list[str]) -> Raw:
         """Score a long message chunk by chunk; the message's reading is its strongest chunk."""
+        keep = encodable(segs)
+        scored = [segs[i] for i in keep]
         parts: list[Raw] = []
-        for start in range(0, len(segs), CHUNK_SEGMENTS):
-            chunk = "\n".join(segs[start : start + CHUNK_SEGMENTS])
+        for start in range(0, len(scored), CHUNK_SEGMENTS):
+            chunk = "\n".join(scored[start : start + CHUNK_SEGMENTS])
             parts.append(await loop.run_in_executor(self._executor, self._score_one, chunk))
-        return merge(parts)
+        raw = merge(parts)
+        if len(keep) < len(segs):  # the middle of a huge message: the lexicon still reads it
+            kept = set(keep)
+            fired = (r for i, s in enumerate(segs) if i not in kept for r in lexicon.read(s).crisis)
+            extra = tuple(r for r in dict.fromkeys(fired) if r not in raw.explicit)
+            raw = replace(raw, explicit=raw.explicit + extra)
+        return raw
 
 
 def merge(parts: Sequence[Raw]) -> Raw:

@@ -11,7 +11,7 @@ further than the public data alone. The nearest crisis / distress exemplar also 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -20,7 +20,7 @@ from models import lexicon
 from models.banks import LABELS
 from models.encoder_port import Encoder
 from models.heads import CharTfidfHead, LinearHead
-from models.text import guess_lang, segments
+from models.text import encodable, guess_lang, segments
 
 NONE, DISTRESS, CRISIS = (LABELS.index(x) for x in ("none", "distress", "crisis"))
 # A sentence that is everyday hyperbole ("졸려 죽겠다", "this homework is killing me") and fires no
@@ -97,16 +97,25 @@ class Detector:
     # --- messages --------------------------------------------------------------------------------
     def score(self, encoder: Encoder, texts: Sequence[str]) -> list[Raw]:
         """Score messages in one batch: all their sentences go through the encoder together."""
-        pieces: list[list[str]] = [segments(t) for t in texts]
+        all_segs: list[list[str]] = [segments(t) for t in texts]
+        pieces = [[segs[i] for i in encodable(segs)] for segs in all_segs]
         flat = [s for segs in pieces for s in segs]
         vectors = encoder.encode(flat) if flat else np.zeros((0, encoder.dim), dtype=np.float32)
         sims = vectors @ self.bank_vectors.T
         probs = self.proba(flat, vectors, sims)
         out: list[Raw] = []
         start = 0
-        for text, segs in zip(texts, pieces, strict=True):
+        for text, segs, every in zip(texts, pieces, all_segs, strict=True):
             n = len(segs)
-            out.append(self._aggregate(text, segs, sims[start : start + n], probs[start : start + n]))
+            raw = self._aggregate(text, segs, sims[start : start + n], probs[start : start + n])
+            if len(every) > n:  # the encoder skipped the middle of a huge message; the lexicon did not
+                seen = set(segs)
+                skipped = [lexicon.read(s) for s in every if s not in seen]
+                fired = (r for hit in skipped for r in hit.crisis if r not in raw.explicit)
+                extra = tuple(dict.fromkeys(fired))
+                if extra:
+                    raw = replace(raw, explicit=raw.explicit + extra)
+            out.append(raw)
             start += n
         return out
 

@@ -17,7 +17,8 @@ _SPLIT = re.compile(r"(?<=[.!?。？！…~])\s+|\n+|(?<=[ㅋㅎㅠㅜ]{2})\s+")
 
 SHORT_MESSAGE = 40  # characters: encode such a message whole (one sentence in practice)
 MAX_SEGMENT = 160  # characters: a sentence longer than this is cut at spaces
-MAX_SEGMENTS = 96  # the encoder sees at most this many segments; the lexicon reads everything
+MAX_SEGMENTS = 400  # the encoder sees at most this many segments (Telegram caps a message at 4,096
+# characters, so only pasted walls of text reach it); the lexicon reads everything
 
 
 def guess_lang(text: str) -> str:
@@ -55,8 +56,7 @@ def _cut(sentence: str) -> list[str]:
 def segments(text: str) -> list[str]:
     """The pieces the encoder scores: the whole message when short, else its sentences.
 
-    Safety note: beyond MAX_SEGMENTS the first and last halves are kept (goodbyes and plans tend to
-    open or close a long message); the lexicon layer still reads the full text.
+    Every sentence is returned; `encodable` picks the ones the encoder scores.
     """
     text = text.strip()
     if not text:
@@ -75,7 +75,13 @@ def segments(text: str) -> list[str]:
             merged[-1] = f"{merged[-1]} {piece}"
         else:
             merged.append(piece)
-    if len(merged) > MAX_SEGMENTS:
-        half = MAX_SEGMENTS // 2
-        merged = merged[:half] + merged[-half:]
     return merged or [normalise(text)[:MAX_SEGMENT]]
+
+
+def encodable(segs: list[str]) -> list[int]:
+    """Indices of the segments the encoder scores: all of them up to MAX_SEGMENTS, else the first and
+    last halves (goodbyes and plans tend to open or close a message). The lexicon reads every one."""
+    if len(segs) <= MAX_SEGMENTS:
+        return list(range(len(segs)))
+    half = MAX_SEGMENTS // 2
+    return list(range(half)) + list(range(len(segs) - half, len(segs)))

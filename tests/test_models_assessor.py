@@ -134,3 +134,14 @@ def test_cache_serves_repeated_sentences(assessor):
     before = assessor.encoder.hits
     assessor.assess_many(["ㅋㅋㅋㅋ 그래", "ㅋㅋㅋㅋ 그래"])
     assert assessor.encoder.hits == before + 2
+
+
+async def test_an_explicit_sentence_in_the_middle_of_a_wall_of_text_is_not_missed(assessor):
+    filler = "오늘 친구랑 게임 했어. 밥은 라면 먹었어. " * 700  # ~20,000 characters, > MAX_SEGMENTS
+    started = time.perf_counter()
+    a = await assessor.assess(filler + "그리고 나 자살하고 싶어. " + filler)
+    assert a.level is RiskLevel.CRISIS
+    assert "lexicon:ko_suicide" in a.reasons
+    assert time.perf_counter() - started < 3.0  # inside the pipeline's timeout
+    many = assessor.assess_many([filler + "i want to kill myself. " + filler])
+    assert many[0].level is RiskLevel.CRISIS
