@@ -36,7 +36,7 @@ def alert_ref(case_id: str) -> str:
     return f"case:{case_id}:alert"
 
 
-def message_ref(case_id: str, n: int) -> str:
+def message_ref(case_id: str, n: int | str) -> str:
     return f"case:{case_id}:m:{n}"
 
 

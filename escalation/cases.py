@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from dialogues.messages import EscalationKind
 
@@ -105,7 +107,7 @@ class Case:
         return out
 
     @staticmethod
-    def from_hash(data: dict[str, str]) -> Case:
+    def from_hash(data: Mapping[Any, Any]) -> Case:
         def opt_float(name: str) -> float | None:
             raw = data.get(name)
             return float(raw) if raw not in (None, "") else None

@@ -22,12 +22,12 @@ async def load_cases(redis: aioredis.Redis, ids: list[str]) -> list[Case]:
 
 async def queue(redis: aioredis.Redis) -> list[Case]:
     """Cases not yet closed, by priority then waiting time (oldest first)."""
-    return await load_cases(redis, await redis.zrange(keys.case_queue(), 0, -1))
+    return await load_cases(redis, [str(i) for i in await redis.zrange(keys.case_queue(), 0, -1)])
 
 
 async def all_cases(redis: aioredis.Redis, status: Status | None = None, limit: int = 500) -> list[Case]:
     """Every case, newest first (or only those with `status`)."""
-    ids = await redis.zrevrange(keys.cases_all(), 0, -1 if status else limit - 1)
+    ids = [str(i) for i in await redis.zrevrange(keys.cases_all(), 0, -1 if status else limit - 1)]
     cases = await load_cases(redis, ids)
     if status is not None:
         cases = [c for c in cases if c.status is status][:limit]
@@ -37,7 +37,8 @@ async def all_cases(redis: aioredis.Redis, status: Status | None = None, limit: 
 async def dead_letters(redis: aioredis.Redis, limit: int = 100) -> list[dict[str, Any]]:
     """Deliveries that failed for good (newest first), without message text."""
     out = []
-    for entry_id, fields in await redis.xrevrange(keys.outbox_dead(), count=limit):
+    rows: Any = await redis.xrevrange(keys.outbox_dead(), count=limit)
+    for entry_id, fields in rows or ():
         try:
             message = json.loads(fields.get("m", "{}"))
         except ValueError:

@@ -11,6 +11,7 @@ Safety decisions:
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from dataclasses import dataclass
@@ -124,7 +125,7 @@ class CaseService:
     async def relay_from_person(self, msg: IncomingMessage, profile: Profile) -> None:
         """Queue the person's message into their case thread (the counsellor is talking with them)."""
         case_id = await self.redis.get(keys.handoff(profile.user_key))
-        case = await self.store.get(case_id) if case_id else None
+        case = await self.store.get(str(case_id)) if case_id else None
         if case is None or not case.active or self.chat is None:
             await self.redis.delete(keys.handoff(profile.user_key))
             return
@@ -151,7 +152,7 @@ class CaseService:
         the alert's content and every link to the person go."""
         now = self.clock.now().timestamp()
         for case_id in await self.redis.smembers(keys.user_cases(user_key)):
-            await self.store.mutate(case_id, lambda c, n=now: self._erase_case(c, n))
+            await self.store.mutate(str(case_id), functools.partial(self._erase_case, now=now))
         await self.redis.delete(
             keys.open_case(user_key),
             keys.handoff(user_key),
@@ -183,7 +184,8 @@ class CaseService:
                     await pipe.watch(marker, keys.open_case(user_key))
                     if await pipe.exists(marker):
                         return None
-                    existing = await pipe.get(keys.open_case(user_key))
+                    found = await pipe.get(keys.open_case(user_key))
+                    existing = str(found) if found else None
                     case: Case | None = None
                     if existing:
                         await pipe.watch(keys.case(existing))
@@ -215,9 +217,9 @@ class CaseService:
                     if text:
                         n = len(case.triggers)
                         item = json.dumps({"ts": now, "text": text[:MAX_TEXT]}, ensure_ascii=False)
-                        change.writes.append(
-                            lambda p, c=case.id, n=n, i=item: p.hset(keys.case_texts(c), str(n), i)
-                        )
+                        texts_key = keys.case_texts(case.id)
+                        write = functools.partial(_hset, key=texts_key, field=str(n), value=item)
+                        change.writes.append(write)
                     pipe.multi()
                     self.store.write(pipe, case, change, marker=marker)
                     await pipe.execute()
@@ -400,7 +402,7 @@ class CaseService:
 
     async def signature(self, counsellor_id: str) -> str:
         stored = await self.redis.get(keys.counsellor_signature(counsellor_id))
-        return stored or str(self.texts.get("default_signature"))
+        return str(stored) if stored else str(self.texts.get("default_signature"))
 
     async def set_signature(self, counsellor_id: str, signature: str) -> str:
         signature = " ".join(signature.split())[:40]
@@ -549,9 +551,14 @@ class CaseService:
 
     async def _purge_dead_letters(self, user_key: str) -> None:
         needle = json.dumps(user_key)
-        for entry_id, fields in await self.redis.xrange(keys.outbox_dead()):
+        rows: Any = await self.redis.xrange(keys.outbox_dead())
+        for entry_id, fields in rows or ():
             if needle in fields.get("m", ""):
                 await self.redis.xdel(keys.outbox_dead(), entry_id)
+
+
+def _hset(pipe: Any, *, key: str, field: str, value: str) -> None:
+    pipe.hset(key, field, value)
 
 
 def _who(who: Counsellor) -> str:

@@ -12,6 +12,7 @@ IEUM_DISTRESS_SLA_SECONDS): 1) re-alert in the counsellor chat; 2) alert the sup
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 
 from clock import Clock
@@ -37,12 +38,12 @@ class SlaWatcher:
         now = self.clock.now().timestamp() if now is None else now
         due = await self.service.redis.zrangebyscore(keys.case_sla(), "-inf", now)
         fired = 0
-        for case_id in due:
+        for member in due:
+            case_id = str(member)
             case = await self.service.store.get(case_id)
             context = await self.service._context(case) if case is not None else None
-            _, change = await self.service.store.mutate(
-                case_id, lambda c, ctx=context: self._step(c, ctx, now)
-            )
+            step = functools.partial(self._step, context=context, now=now)
+            _, change = await self.service.store.mutate(case_id, step)
             if change is not None and change.result:
                 fired += 1
             elif case is None:

@@ -188,12 +188,12 @@ class OutboxConsumer:
     async def _read(self, block_ms: int | None) -> int:
         """Read new entries. Crisis lane always; the others only while the buffer has room."""
         room = self.max_buffered - len(self._held)
-        streams = {keys.outbox_lane(LANES[0]): ">"}
+        streams: dict[Any, Any] = {keys.outbox_lane(LANES[0]): ">"}
         if room > 0:
             streams.update({keys.outbox_lane(lane): ">" for lane in LANES[1:]})
         count = room if room > 0 else 100  # full: still take crisis entries
         try:
-            response = await self.redis.xreadgroup(
+            response: Any = await self.redis.xreadgroup(
                 keys.OUTBOX_GROUP, self.name, streams, count=count, block=block_ms
             )
         except ResponseError as exc:
@@ -478,7 +478,7 @@ class OutboxConsumer:
     async def _fail(self, job: _Job, error: str, *, attempts: int | None = None) -> None:
         """Dead-letter: kept (without being retried) for `ieum cases list` and an operator."""
         message = job.message
-        record = {
+        record: dict[Any, Any] = {
             "m": json.dumps(dataclasses.asdict(message), ensure_ascii=False, default=str),
             "k": job.key,
             "lane": str(job.lane),
@@ -498,7 +498,7 @@ class OutboxConsumer:
         self.stats.dead += 1
         event(log, "outbox_dead_lettered", logging.ERROR, kind=message.kind, error=error[:80])
 
-    async def _dead_letter_raw(self, lane: int, entry_id: str, fields: dict[str, str], error: str) -> None:
+    async def _dead_letter_raw(self, lane: int, entry_id: str, fields: dict[Any, Any], error: str) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.xadd(keys.outbox_dead(), {**fields, "error": error, "lane": str(lane)}, maxlen=DEAD_MAXLEN)
             pipe.xack(keys.outbox_lane(lane), keys.OUTBOX_GROUP, entry_id)
@@ -538,7 +538,7 @@ class OutboxConsumer:
 
     async def _keep_fresh(self) -> None:
         """Reset the idle time of entries this consumer still holds, so nobody reclaims them."""
-        by_lane: dict[int, list[str]] = {}
+        by_lane: dict[int, list[Any]] = {}
         for lane, entry_id in self._held:
             by_lane.setdefault(lane, []).append(entry_id)
         for lane, ids in by_lane.items():

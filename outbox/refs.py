@@ -20,18 +20,24 @@ class RefStore:
         self.redis = redis
 
     async def get(self, ref: str) -> str | None:
-        return await self.redis.get(keys.outbox_ref(ref))
+        return _text(await self.redis.get(keys.outbox_ref(ref)))
 
     async def message_id(self, ref: str) -> int | None:
         value = await self.get(ref)
         return int(value) if value and value.lstrip("-").isdigit() else None
 
     async def ref_for_message(self, chat_id: str | int, message_id: int) -> str | None:
-        return await self.redis.get(keys.outbox_reverse_ref(str(chat_id), "m", message_id))
+        return _text(await self.redis.get(keys.outbox_reverse_ref(str(chat_id), "m", message_id)))
 
     async def ref_for_thread(self, chat_id: str | int, thread_id: int) -> str | None:
-        return await self.redis.get(keys.outbox_reverse_ref(str(chat_id), "t", thread_id))
+        return _text(await self.redis.get(keys.outbox_reverse_ref(str(chat_id), "t", thread_id)))
 
     async def chat_is_forum(self, chat_id: str | int) -> bool:
         """False once createForumTopic failed for good there (not a forum, or no rights)."""
         return not await self.redis.exists(keys.outbox_no_forum(str(chat_id)))
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)
