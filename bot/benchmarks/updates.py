@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import multiprocessing
 import os
@@ -172,11 +173,22 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
 
                 profiler = cProfile.Profile()
                 profiler.enable()
+            gc_pauses: list[float] = []
+            gc_started = [0.0]
+
+            def on_gc(phase: str, info: dict[str, Any]) -> None:
+                if phase == "start":
+                    gc_started[0] = time.perf_counter()
+                elif info.get("generation") == 2:
+                    gc_pauses.append(time.perf_counter() - gc_started[0])
+
+            gc.callbacks.append(on_gc)
             cpu_before = time.process_time()
             posted_s = await _run_batch(
                 parent, hook, updates, args.concurrency, runtime, timeout=600, rate=args.rate
             )
             cpu_s = time.process_time() - cpu_before
+            gc.callbacks.remove(on_gc)
             if profiler is not None:
                 profiler.disable()
                 profiler.dump_stats(args.profile)
@@ -211,6 +223,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "bot_cpu_ms_per_update": round(cpu_s * 1000 / len(ids), 3),
         "cpu_bound_updates_per_s": round(len(ids) / cpu_s, 1),
         "cpus": os.cpu_count(),
+        "gc_full_collections": len(gc_pauses),
+        "gc_full_max_ms": round(max(gc_pauses, default=0.0) * 1000, 1),
     }
 
 
@@ -318,6 +332,7 @@ def _print(r: dict[str, Any]) -> None:
         f"  bot process CPU     {r['bot_cpu_ms_per_update']} ms per update "
         f"(one core would carry {r['cpu_bound_updates_per_s']} updates/s; {r['cpus']} CPUs here)"
     )
+    print(f"  full GC pauses      {r['gc_full_collections']}, longest {r['gc_full_max_ms']} ms")
 
 
 # --- the driver (child process): fake Bot API server + webhook load generator ------------------------

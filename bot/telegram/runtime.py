@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
@@ -189,6 +190,7 @@ class TelegramRuntime:
         to `STOP_GRACE_S`) so they are answered and acknowledged once, then everything else stops.
         """
         await self.dp.emit_startup(bot=self.bot, **self.dp.workflow_data)
+        settle_heap()
         consumer = asyncio.create_task(_supervise("inbox", self.consumer.run), name="inbox")
         essential = [consumer]
         if intake is not None:
@@ -217,6 +219,17 @@ class TelegramRuntime:
             finally:
                 await self.bot.session.close()
             event(log, "telegram_stopped")
+
+
+def settle_heap() -> None:
+    """Move everything loaded at start-up (models, flows, aiogram's types) out of the collector's way.
+
+    A full garbage collection walks every live object; with the encoder and aiogram's models in
+    memory one took ~0.5 s in `ieum bench updates`, stalling every conversation at once. Frozen
+    objects are never collected nor scanned; what handling updates allocates still is.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _name(fn: Callable[..., object]) -> str:
