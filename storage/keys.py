@@ -83,6 +83,11 @@ def inbox_lease(shard: int) -> str:
     return f"{PREFIX}:{inbox_tag(shard)}:lease"
 
 
+def inbox_members() -> str:
+    """Sorted set: live inbox consumers (score = last heartbeat, ms), for sharing out the shards."""
+    return f"{PREFIX}:inbox:members"
+
+
 def inbox_unsent(channel: str, update_id: str | int) -> str:
     """Replies computed for an update but not yet sent (short TTL): a retry sends these instead of
     running the turn a second time."""

@@ -139,3 +139,43 @@ async def test_poison_entry_redelivered_too_often_is_dead_lettered(redis: aiored
     await consumer.run_once()
     dead = await redis.xrange(keys.inbox_dead_letter())
     assert [d[1]["reason"] for d in dead] == ["poison"]
+
+
+async def test_two_processes_share_the_shards_and_each_chat_stays_in_order(redis: aioredis.Redis) -> None:
+    fake = FakeTelegram()
+    inbox = Inbox(redis, shards=8)
+    seen: dict[str, list[str]] = {}
+    by_consumer: dict[str, int] = {"a": 0, "b": 0}
+
+    def handler_for(name: str):  # type: ignore[no-untyped-def]
+        async def handler(entry: InboxEntry, attempt: int) -> None:
+            by_consumer[name] += 1
+            seen.setdefault(entry.chat, []).append(entry.update["message"]["text"])
+
+        return handler
+
+    a = InboxConsumer(redis, inbox, handler_for("a"), consumer="a", block_ms=50, lease_ms=600)
+    b = InboxConsumer(redis, inbox, handler_for("b"), consumer="b", block_ms=50, lease_ms=600)
+    first = asyncio.create_task(a.run())
+    await asyncio.sleep(0.3)
+    assert len(a.leases.held) == 8  # alone, it holds every shard
+    second = asyncio.create_task(b.run())
+    for _ in range(100):  # within a few heartbeats the shards are shared out
+        await asyncio.sleep(0.05)
+        if len(a.leases.held) == 4 and len(b.leases.held) == 4:
+            break
+    assert (len(a.leases.held), len(b.leases.held)) == (4, 4)
+    assert not a.leases.held & b.leases.held
+    for i in range(20):
+        for chat in range(40):
+            await inbox.push(_msg(fake, 1000 + chat, str(i)))
+    for _ in range(200):
+        await asyncio.sleep(0.05)
+        if sum(len(v) for v in seen.values()) == 800:
+            break
+    a.stop()
+    b.stop()
+    await asyncio.gather(first, second)
+    assert all(texts == [str(i) for i in range(20)] for texts in seen.values())
+    assert len(seen) == 40 and by_consumer["a"] > 0 and by_consumer["b"] > 0
+    assert await redis.zcard(keys.inbox_members()) == 0

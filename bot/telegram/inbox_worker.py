@@ -19,7 +19,6 @@ import json
 import logging
 import os
 import socket
-import time
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
@@ -29,6 +28,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
 from bot.telegram.inbox import Inbox, InboxEntry
+from bot.telegram.inbox_leases import ShardLeases
 from storage import keys
 from telemetry import event, hash_id
 
@@ -39,28 +39,9 @@ DEAD_LETTER_MAXLEN = 10_000
 
 Handler = Callable[[InboxEntry, int], Awaitable[None]]  # (entry, attempt number from 1)
 
-# Take the lease if free, or renew it if it is ours. KEYS[1] lease; ARGV[1] holder, ARGV[2] ttl ms
-_LEASE = """
-local v = redis.call('GET', KEYS[1])
-if v == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
-end
-if not v then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 1
-end
-return 0
-"""
 _ACK = """
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 return redis.call('XDEL', KEYS[1], ARGV[2])
-"""
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
 """
 
 
@@ -101,11 +82,8 @@ class InboxConsumer:
         # An entry handed out this often was being handled when a process died, repeatedly:
         # it goes to the dead letters instead of crashing the next process too.
         self.max_deliveries = max_deliveries
-        self._lease = redis.register_script(_LEASE)
-        self._release = redis.register_script(_RELEASE)
         self._ack_script = redis.register_script(_ACK)
-        self._held: set[int] = set()
-        self._renewed: dict[int, float] = {}
+        self.leases = ShardLeases(redis, shards=inbox.shards, holder=self.consumer, lease_ms=lease_ms)
         # Chats handled at once across all shards of this process: bounds Redis connections and
         # memory under a burst (the rest wait in their streams, durable and in order).
         self._in_flight = asyncio.Semaphore(max_in_flight)
@@ -117,7 +95,9 @@ class InboxConsumer:
         """One worker per shard until `stop()` (or cancelled); leases are released on the way out."""
         self._stopping.clear()
         try:
+            await self.leases.heartbeat()
             async with asyncio.TaskGroup() as group:
+                group.create_task(self._heartbeat_loop(), name="inbox-heartbeat")
                 for shard in range(self.inbox.shards):
                     group.create_task(self._shard_loop(shard), name=f"inbox-shard-{shard}")
         finally:
@@ -138,18 +118,28 @@ class InboxConsumer:
         return self.handled - before
 
     async def release_all(self) -> None:
-        for shard in list(self._held):
+        await self.leases.release_all()
+
+    async def _heartbeat_loop(self) -> None:
+        while not self._stopping.is_set():
+            raise_if_cancelling()
             try:
-                await self._release(keys=[keys.inbox_lease(shard)], args=[self.consumer])
-            except Exception:
-                event(log, "inbox_lease_release_failed", logging.WARNING, shard=shard)
-        self._held.clear()
+                await self.leases.heartbeat()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                event(log, "inbox_heartbeat_failed", logging.ERROR, error=type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=self.lease_ms / 3000)
 
     async def _shard_loop(self, shard: int) -> None:
         failures = 0
         while not self._stopping.is_set():
             raise_if_cancelling()
             try:
+                if self.leases.surplus(shard):
+                    await self.leases.release(shard)  # between batches: nothing of it is in hand
+                    event(log, "inbox_shard_handed_over", shard=shard)
                 if not await self._take(shard):
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._stopping.wait(), timeout=min(2.0, self.lease_ms / 3000))
@@ -165,22 +155,13 @@ class InboxConsumer:
 
     # --- lease -----------------------------------------------------------------------------------
     async def _take(self, shard: int) -> bool:
-        """Hold (or keep holding) the shard's lease; on a fresh take, reclaim what was left."""
-        now = time.monotonic()
-        if shard in self._held and now - self._renewed.get(shard, 0.0) < self.lease_ms / 3000:
-            return True  # renewed recently enough: skip a round trip per batch
-        self._renewed[shard] = now
-        ok = bool(await self._lease(keys=[keys.inbox_lease(shard)], args=[self.consumer, self.lease_ms]))
-        if not ok:
-            if shard in self._held:
-                self._held.discard(shard)
-                event(log, "inbox_shard_lost", logging.WARNING, shard=shard)
+        """Hold (or keep holding) the shard; on a fresh take, first reclaim what was left pending."""
+        if shard in self.leases.held:
+            return True
+        if not await self.leases.take(shard):
             return False
-        if shard not in self._held:
-            await self._ensure_group(shard)
-            self._held.add(shard)
-            event(log, "inbox_shard_taken", shard=shard)
-            await self._recover(shard)
+        await self._ensure_group(shard)
+        await self._recover(shard)
         return True
 
     async def _ensure_group(self, shard: int) -> None:
