@@ -95,3 +95,22 @@ def stats(cases: list[Case]) -> dict[str, Any]:
             "resolve_p90_s": percentile(resolve, 90),
         }
     return out
+
+
+async def outbox_status(redis: aioredis.Redis) -> dict[str, Any]:
+    """Queued deliveries per lane and the outbox consumers alive (their health keys)."""
+    from outbox.stream import LANES
+
+    lanes = {}
+    for lane in LANES:
+        lanes[str(lane)] = int(await redis.xlen(keys.outbox_lane(lane)))
+    alive = []
+    async for key in redis.scan_iter(match=keys.outbox_health("*"), count=100):
+        raw = await redis.get(key)
+        if raw:
+            alive.append({"consumer": str(key).rsplit(":", 1)[-1], **json.loads(raw)})
+    return {
+        "queued_per_lane": lanes,
+        "dead_letters": int(await redis.xlen(keys.outbox_dead())),
+        "consumers": alive,
+    }

@@ -44,6 +44,7 @@ RETRY_DELAYS_S = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 60.0, 120.0)
 DEPENDENCY_WAIT_S = 0.2  # an EDIT waiting for its SEND, a SEND waiting for its topic
 DEPENDENCY_TIMEOUT_S = 60.0
 HEALTH_TTL_S = 60
+GONE_AFTER_MS = 86_400_000
 DEAD_MAXLEN = 10_000
 
 
@@ -513,6 +514,7 @@ class OutboxConsumer:
             try:
                 await self.record_health()
                 await self._keep_fresh()
+                await self._forget_gone_consumers()
                 await self._reclaim()
             except asyncio.CancelledError:
                 raise
@@ -535,6 +537,16 @@ class OutboxConsumer:
             "buffered": len(self._held),
         }
         await self.redis.set(keys.outbox_health(self.name), json.dumps(info), ex=HEALTH_TTL_S)
+
+    async def _forget_gone_consumers(self) -> None:
+        """Drop group members that hold nothing and were idle a day (processes that went away);
+        every process has its own consumer name, so without this the group grows forever."""
+        for lane in LANES:
+            members: Any = await self.redis.xinfo_consumers(keys.outbox_lane(lane), keys.OUTBOX_GROUP)
+            for member in members or ():
+                name = member.get("name")
+                if name != self.name and not member.get("pending") and member.get("idle", 0) > GONE_AFTER_MS:
+                    await self.redis.xgroup_delconsumer(keys.outbox_lane(lane), keys.OUTBOX_GROUP, name)
 
     async def _keep_fresh(self) -> None:
         """Reset the idle time of entries this consumer still holds, so nobody reclaims them."""

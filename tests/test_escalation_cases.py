@@ -348,3 +348,56 @@ async def test_two_consumers_share_the_work_and_send_each_once(world: World):
     chats = [c.chat_id for c in world.fake.calls_to("sendMessage")]
     assert len(chats) == 200 and len(set(chats)) == 200
     assert world.consumer.stats.delivered > 0 and second.stats.delivered > 0
+
+
+async def test_outreach_after_missed_checkins_and_not_for_the_calm(world: World):
+    from escalation.outreach import OutreachScan
+    from storage.profiles import Mood
+
+    scan = OutreachScan(world.service, world.profiles, world.clock, silence_days=30, missed_checkins=2)
+    worried = await world.person(50)
+    calm = await world.person(51)
+    await world.profiles.add_mood(worried.user_key, Mood.NOT_GREAT, world.clock.now())
+    await world.profiles.add_mood(calm.user_key, Mood.GOOD, world.clock.now())
+    for person in (worried, calm):
+        await world.redis.hset(keys.checkin_plan(person.user_key), "unanswered", "1")
+    world.clock.advance(days=1)
+    assert await scan.run_once() == 0  # one missed check-in is not yet silence
+    for person in (worried, calm):
+        await world.redis.hset(keys.checkin_plan(person.user_key), "unanswered", "2")
+    assert await scan.run_once() == 1
+    assert await world.redis.get(keys.open_case(worried.user_key)) == "1"
+    assert not await world.redis.exists(keys.open_case(calm.user_key))
+    await world.deliver()
+    assert "먼저 연락" in world.fake.texts_to(GROUP)[0]
+    inactive = await world.person(52)
+    await world.profiles.add_mood(inactive.user_key, Mood.WANT_TO_TALK, world.clock.now())
+    await world.profiles.update(inactive.user_key, active=False)  # blocked the bot: nobody to reach
+    await world.redis.hset(keys.checkin_plan(inactive.user_key), "unanswered", "5")
+    assert await scan.run_once() == 0
+
+
+async def test_distress_case_uses_the_distress_sla(world: World):
+    profile = await world.person(53, share_consent=True)
+    msg = world.message(53, "너무 외로워")
+    assessment = Assessment(RiskLevel.DISTRESS, 0.5, ("keyword:distress",))
+    await world.service.record(msg, profile, assessment, EscalationRequest(EscalationKind.DISTRESS, (), 0.5))
+    watcher = SlaWatcher(world.service, world.clock)
+    world.clock.advance(seconds=301)  # the crisis SLA is not the distress one
+    assert await watcher.run_once() == 0
+    world.clock.advance(seconds=3600)
+    assert await watcher.run_once() == 1
+    case = await world.service.store.get("1")
+    assert case is not None and case.level is Level.DISTRESS and case.sla_stage == 1
+
+
+async def test_assessor_failure_is_a_crisis_case(world: World):
+    profile = await world.person(54)
+    msg = world.message(54, "...")
+    assessment = Assessment(RiskLevel.CRISIS, 1.0, ("assessor_failure",))
+    request = EscalationRequest(EscalationKind.ASSESSOR_FAILURE, ("assessor_failure",), 1.0)
+    await world.service.record(msg, profile, assessment, request)
+    case = await world.service.store.get("1")
+    assert case is not None and case.level is Level.CRISIS and case.reasons == ["assessor_failure"]
+    await world.deliver()
+    assert "위험 판단 실패" in world.fake.texts_to(GROUP)[0]

@@ -66,10 +66,12 @@ async def _list(redis: Any, args: argparse.Namespace) -> int:
     else:
         cases = await queue.all_cases(redis, Status(args.status))
     dead = await queue.dead_letters(redis)
+    outbox = await queue.outbox_status(redis)
     now = time.time()
     if args.json:
         rows = [{**c.as_public_dict(), "waiting_s": int(now - c.opened_at)} for c in cases]
-        print(json.dumps({"cases": rows, "dead_letters": dead}, ensure_ascii=False, indent=2))
+        data = {"cases": rows, "dead_letters": dead, "outbox": outbox}
+        print(json.dumps(data, ensure_ascii=False, indent=2))
         return 0
     if not cases:
         print("사례 없음 · no cases")
@@ -77,6 +79,10 @@ async def _list(redis: Any, args: argparse.Namespace) -> int:
         waited = _duration((c.closed_at or now) - c.opened_at)
         who = c.claimed_by_name or "-"
         print(f"{c.id:>6}  {c.level.value:<12} {c.status.value:<11} {c.display:<14} {waited:>7}  {who}")
+    lanes = " ".join(f"{lane}:{n}" for lane, n in outbox["queued_per_lane"].items())
+    alive = len(outbox["consumers"])
+    print(f"\n보낼 메시지 · outbox queued by lane (0 = crisis): {lanes}")
+    print(f"전송기 · outbox consumers alive: {alive}")
     if dead:
         print(f"\n전달 실패 · failed deliveries ({len(dead)}):")
         for d in dead:
