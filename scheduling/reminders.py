@@ -20,15 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 import redis.asyncio as aioredis
 
-from outbox.codec import decode, encode
 from outbox.types import OutboundMessage, Outbox, Priority
+from scheduling import deferred
 from scheduling.activities import KEEP_AFTER_END, Activity, Notice, Status
 from scheduling.checkins import button_rows, split_user_key
 from scheduling.rsvp import REMINDED
@@ -114,9 +113,8 @@ class ActivityScheduler:
             if until is None:
                 pairs.append((message, key))
             elif deadline is None or until < deadline:
-                held[json.dumps({"k": key, "m": encode(message)}, ensure_ascii=False)] = until.timestamp()
-        if held:
-            await self.redis.zadd(keys.scheduler_deferred(), held, nx=True)
+                held[deferred.entry(message, key)] = until.timestamp()
+        await deferred.hold(self.redis, held)
         await self._enqueue(pairs)
         await self._mark(item)
         event(log, "activity_item_fired", item=item.split(":")[0], recipients=len(pairs), deferred=len(held))
@@ -140,26 +138,13 @@ class ActivityScheduler:
 
     async def run_deferred(self, now: datetime) -> int:
         """Send what was held back for quiet hours that have now ended (same idempotency keys)."""
-        due = await self.redis.zrangebyscore(
-            keys.scheduler_deferred(), "-inf", now.timestamp(), start=0, num=1000
-        )
-        pairs = []
-        for raw in due:
-            data = json.loads(raw)
-            pairs.append((decode(data["m"]), data["k"]))
-        if pairs:
-            await self._enqueue(pairs)
-            await self.redis.zrem(keys.scheduler_deferred(), *due)
+        raw, pairs = await deferred.due(self.redis, now)
+        await self._enqueue(pairs)
+        await deferred.done(self.redis, raw)
         return len(pairs)
 
     async def erase(self, user_key: str) -> None:
-        """Drop anything held back for this person (on /delete)."""
-        stale = []
-        async for raw, _score in self.redis.zscan_iter(keys.scheduler_deferred()):
-            if json.loads(raw)["k"].endswith(f":{user_key}"):
-                stale.append(raw)
-        if stale:
-            await self.redis.zrem(keys.scheduler_deferred(), *stale)
+        await deferred.erase(self.redis, user_key)
 
     def _message(
         self, profile: Profile, text: str, kind: str, act: Activity, priority: Priority

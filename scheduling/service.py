@@ -14,9 +14,11 @@ import redis.asyncio as aioredis
 
 from dialogues.messages import QuickReply, Reply
 from outbox.types import OutboundMessage, Outbox, Priority
+from scheduling import deferred
 from scheduling.activities import DEFAULT_REMINDERS_MIN, Activity, ActivityRepository, Notice, Status
 from scheduling.checkins import button_rows, split_user_key
 from scheduling.rsvp import Answer, Result, RsvpRepository
+from scheduling.slots import CheckinSettings, quiet_until
 from scheduling.texts import Texts
 from storage.profiles import Profile, ProfileRepository
 
@@ -278,15 +280,18 @@ class ActivityService:
             "spot_opened", lang, title=act.title, when=self.texts.when(act.start, self.tz, lang)
         )
         button = QuickReply(self.texts.get("rsvp_going", lang), rsvp_payload(act.id, Answer.GOING))
-        await self.outbox.enqueue(
-            OutboundMessage(
-                channel=channel,
-                chat_id=chat_id,
-                text=text,
-                kind="activity_spot",
-                priority=Priority.NORMAL,
-                buttons=button_rows((button,)),
-                user_key=user_key,
-            ),
-            key=f"spot:{act.id}:{act.occurrence}:{user_key}:{int(now.timestamp())}",
+        message = OutboundMessage(
+            channel=channel,
+            chat_id=chat_id,
+            text=text,
+            kind="activity_spot",
+            priority=Priority.NORMAL,
+            buttons=button_rows((button,)),
+            user_key=user_key,
         )
+        key = f"spot:{act.id}:{act.occurrence}:{user_key}:{int(now.timestamp())}"
+        until = quiet_until(CheckinSettings.from_profile(profile, self.tz), now)
+        if until is None:
+            await self.outbox.enqueue(message, key=key)
+        elif until < act.start:  # asleep now: tell them when their quiet hours end
+            await deferred.hold(self.redis, {deferred.entry(message, key): until.timestamp()})
