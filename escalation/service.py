@@ -376,6 +376,8 @@ class CaseService:
 
     async def end_handoff(self, case_id: str, who: Counsellor, *, marker: str | None = None) -> ActionResult:
         """`/end`: the companion takes over again; the young person gets a kind closing line."""
+        if not await self._talking(case_id):
+            return ActionResult(True, self.texts.render("done_end"))
 
         def decide(case: Case) -> Change | None:
             now = self.clock.now().timestamp()
@@ -433,12 +435,13 @@ class CaseService:
         self, case_id: str, who: Counsellor, verdict: Status, marker: str | None
     ) -> ActionResult:
         done = "done_resolve" if verdict is Status.RESOLVED else "done_false_alarm"
+        talking = await self._talking(case_id)  # a counsellor is still in the conversation
 
         def decide(case: Case) -> Change | None:
             if not case.active:
                 return Change(result=self._refusal("refused_closed"), save=False)
             now = self.clock.now().timestamp()
-            was_in_contact = case.status is Status.IN_CONTACT
+            was_in_contact = talking and case.status is Status.IN_CONTACT
             case.status = verdict
             case.closed_at = now
             case.closed_by = who.id
@@ -457,6 +460,13 @@ class CaseService:
             await self._release_person(result.case)
             event(log, "case_closed", case=case_id, verdict=verdict.value)
         return result
+
+    async def _talking(self, case_id: str) -> bool:
+        case = await self.store.get(case_id)
+        if case is None:
+            return False
+        current = await self.redis.get(keys.handoff(case.user_key))
+        return current is not None and str(current) == case_id
 
     def _closing_writes(self, case: Case) -> list[Any]:
         ttl = self.closed_text_ttl_s

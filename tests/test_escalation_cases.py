@@ -401,3 +401,14 @@ async def test_assessor_failure_is_a_crisis_case(world: World):
     assert case is not None and case.level is Level.CRISIS and case.reasons == ["assessor_failure"]
     await world.deliver()
     assert "위험 판단 실패" in world.fake.texts_to(GROUP)[0]
+
+
+async def test_closing_line_is_sent_once_after_end_then_resolve(world: World):
+    await world.crisis(55)
+    await world.service.relay_from_counsellor("1", KIM, "안녕하세요")
+    await world.service.end_handoff("1", KIM)
+    await world.service.end_handoff("1", KIM)  # a second /end does nothing
+    await world.service.resolve("1", KIM)
+    await world.deliver()
+    texts = world.fake.texts_to(55)
+    assert len(texts) == 2 and "109" in texts[1]  # the relay, then one closing line
