@@ -1,4 +1,5 @@
-"""Placeholder escalation: stores requests durably until the case queue replaces it."""
+"""A minimal stand-in for the escalation port, for channel tests that do not exercise cases
+(tests/fakes/telegram_harness.py). The app uses `escalation.service.CaseService`."""
 
 from __future__ import annotations
 
