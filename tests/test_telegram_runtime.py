@@ -3,7 +3,9 @@ fake Bot API server on loopback, real Redis, long polling and a real webhook ove
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 
 import aiohttp
 import pytest
@@ -11,6 +13,7 @@ import redis.asyncio as aioredis
 
 from bot.telegram import replies as replies_module
 from dialogues.messages import Outcome, Reply
+from storage import keys
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.telegram_harness import (
     EchoConversation,
@@ -194,3 +197,79 @@ async def test_group_messages_are_not_the_companions(app, fake_telegram: FakeTel
 def test_raw_updates_are_json_round_trippable(fake_telegram: FakeTelegram) -> None:
     update = fake_telegram.sticker_update(CHAT)
     assert json.loads(json.dumps(update)) == update
+
+
+async def test_no_update_type_breaks_the_bot(app, fake_telegram: FakeTelegram, redis: aioredis.Redis) -> None:
+    f = fake_telegram
+    odd = [
+        {
+            "update_id": f.next_update_id(),
+            "poll": {
+                "id": "p",
+                "question": "?",
+                "options": [],
+                "total_voter_count": 0,
+                "is_closed": False,
+                "is_anonymous": True,
+                "type": "regular",
+                "allows_multiple_answers": False,
+            },
+        },
+        {
+            "update_id": f.next_update_id(),
+            "my_chat_member": {
+                "chat": {"id": CHAT, "type": "private"},
+                "from": f.user(CHAT),
+                "date": 1,
+                "old_chat_member": {"status": "member", "user": f.user(1)},
+                "new_chat_member": {"status": "kicked", "user": f.user(1), "until_date": 0},
+            },
+        },
+        {
+            "update_id": f.next_update_id(),
+            "inline_query": {"id": "q", "from": f.user(CHAT), "query": "hi", "offset": ""},
+        },
+        {"update_id": f.next_update_id(), "some_future_update_type": {"x": 1}},
+        f.message_update(CHAT, None, extra={"dice": {"emoji": "🎲", "value": 3}}),
+        f.message_update(CHAT, ""),
+        f.message_update(CHAT, "긴 메시지 " * 1000),
+        f.message_update(-100500, "channel", chat_type="channel"),
+    ]
+    async with bot_running(app):
+        for update in odd:
+            f.push_update(update)
+        f.push_update(f.message_update(CHAT, "still here"))
+        await f.wait_for(lambda _c: "text:still here" in f.texts_to(CHAT))
+    # What aiogram cannot read is set aside for an operator, never retried, never blocking the chat.
+    dead = await redis.xrange(keys.inbox_dead_letter())
+    assert {fields["reason"] for _id, fields in dead} <= {"unreadable"}
+    assert "other:" in f.texts_to(CHAT)  # the dice
+    assert "text:" in f.texts_to(CHAT)  # the empty text
+
+
+async def test_failures_are_logged_without_what_was_said(
+    fake_telegram: FakeTelegram,
+    redis_url: str,
+    redis: aioredis.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(replies_module, "TRANSIENT_DELAYS_S", (0.01,))
+    app = echo_app(bot_settings(fake_telegram, redis_url), redis)
+    fake_telegram.fail("sendMessage", 500, times=-1)
+    secret_words = "아무한테도말못한비밀"
+    caplog.set_level(logging.DEBUG)
+    async with bot_running(app) as runtime:
+        runtime.consumer.retry_delays = (0.0, 0.0)
+        fake_telegram.push_update(fake_telegram.message_update(CHAT, secret_words))
+        for _ in range(100):
+            if await redis.xlen(keys.inbox_dead_letter()):
+                break
+            await asyncio.sleep(0.05)
+    assert await redis.xlen(keys.inbox_dead_letter()) == 1
+    events = [r.getMessage() for r in caplog.records]
+    assert "update_failed" in events and "inbox_entry_dead_lettered" in events
+    for record in caplog.records:
+        assert secret_words not in record.getMessage()
+        assert secret_words not in json.dumps(getattr(record, "fields", {}), ensure_ascii=False)
+        assert str(CHAT) not in json.dumps(getattr(record, "fields", {}))

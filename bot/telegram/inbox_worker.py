@@ -45,6 +45,10 @@ return redis.call('XDEL', KEYS[1], ARGV[2])
 """
 
 
+class Unprocessable(Exception):
+    """The entry can never be handled (e.g. unreadable): dead-letter it now, without retries."""
+
+
 def raise_if_cancelling() -> None:
     """Stop a loop whose task was cancelled even if a library swallowed the CancelledError.
 
@@ -260,6 +264,9 @@ class InboxConsumer:
                 await self.handler(entry, entry.deliveries - 1 + attempt)
             except asyncio.CancelledError:
                 raise
+            except Unprocessable:
+                await self._dead_letter(entry, "unreadable")
+                return
             except Exception as exc:
                 event(
                     log,

@@ -23,10 +23,11 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import Update
 from aiohttp import web
+from pydantic import ValidationError
 
 from bot.telegram.errors import install_error_handler
 from bot.telegram.inbox import DEFAULT_SHARDS, Inbox, InboxEntry
-from bot.telegram.inbox_worker import InboxConsumer
+from bot.telegram.inbox_worker import InboxConsumer, Unprocessable
 from bot.telegram.polling import poll
 from bot.telegram.routers import build_root_router
 from bot.telegram.webhook import build_web_app
@@ -74,7 +75,7 @@ class _Session(AiohttpSession):
 
         self._response_types = [
             Response[t]  # type: ignore[valid-type]
-            for t in (Message, bool, list[Update], User, ForumTopic, Message | bool)
+            for t in (Message, bool, list[Update], list[dict[str, Any]], User, ForumTopic, Message | bool)
         ]
 
 
@@ -149,7 +150,10 @@ class TelegramRuntime:
     async def handle_entry(self, entry: InboxEntry, attempt: int) -> None:
         token = current_update.set(InFlight(int(entry.update.get("update_id", 0)), entry.intake_ts))
         try:
-            update = Update.model_validate(entry.update, context={"bot": self.bot})
+            try:
+                update = Update.model_validate(entry.update, context={"bot": self.bot})
+            except ValidationError as exc:
+                raise Unprocessable("aiogram cannot read this update") from exc
             try:
                 update.event_type  # noqa: B018 - raises for update types this aiogram does not know
             except Exception:
