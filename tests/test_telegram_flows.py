@@ -6,6 +6,7 @@ The keyword assessor keeps these tests fast and independent of the trained detec
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -263,3 +264,33 @@ async def test_one_persons_burst_is_handled_in_order(app: App, fake_telegram: Fa
     assert "what I keep" in texts[2]
     assert "check in first" in texts[3]
     assert "promise" in texts[4]
+
+
+async def test_blocking_the_bot_marks_the_person_unreachable(app: App, fake_telegram: FakeTelegram) -> None:
+    me = Person(fake_telegram)
+
+    def membership(status: str) -> dict[str, Any]:
+        return {
+            "update_id": fake_telegram.next_update_id(),
+            "my_chat_member": {
+                "chat": {"id": CHAT, "type": "private"},
+                "from": fake_telegram.user(CHAT),
+                "date": 1,
+                "old_chat_member": {"status": "member", "user": fake_telegram.user(1)},
+                "new_chat_member": {"status": status, "user": fake_telegram.user(1), "until_date": 0},
+            },
+        }
+
+    async with bot_running(app):
+        await me.say("/start")
+        fake_telegram.push_update(membership("kicked"))
+        for _ in range(100):
+            profile = await app.profiles.get(f"telegram:{CHAT}")
+            if profile is not None and not profile.active:
+                break
+            await asyncio.sleep(0.02)
+        assert profile is not None and not profile.active
+        fake_telegram.push_update(membership("member"))
+        await me.say("/help")
+    profile = await app.profiles.get(f"telegram:{CHAT}")
+    assert profile is not None and profile.active

@@ -8,9 +8,9 @@ import logging
 from typing import TYPE_CHECKING
 
 from aiogram import Bot, F, Router
-from aiogram.enums import ChatType
+from aiogram.enums import ChatMemberStatus, ChatType
 from aiogram.exceptions import TelegramAPIError
-from aiogram.types import CallbackQuery, Message, Update
+from aiogram.types import CallbackQuery, ChatMemberUpdated, Message, Update
 
 from bot.telegram.replies import SendFailed, send_replies
 from bot.telegram.translate import CHANNEL, callback_to_incoming, message_to_incoming
@@ -34,7 +34,17 @@ def build_router() -> Router:
     router.callback_query.register(on_button, F.message.chat.type == ChatType.PRIVATE)
     # Last in the root router: a press nobody else took still gets its spinner answered.
     router.callback_query.register(on_unclaimed_button)
+    router.my_chat_member.register(on_membership, F.chat.type == ChatType.PRIVATE)
     return router
+
+
+async def on_membership(my_chat_member: ChatMemberUpdated, app: App) -> None:
+    """The person blocked (or unblocked) the bot: check-ins and reminders stop (or resume)."""
+    status = my_chat_member.new_chat_member.status
+    active = status not in (ChatMemberStatus.KICKED, ChatMemberStatus.LEFT)
+    user_key = f"{CHANNEL}:{my_chat_member.chat.id}"
+    if await app.profiles.update(user_key, active=active) is not None:
+        event(log, "person_reachable" if active else "person_blocked_bot", user=hash_id(user_key))
 
 
 async def on_message(
