@@ -67,7 +67,7 @@ def save(detector: Detector, path: Path = DEFAULT_ARTIFACT) -> dict[str, Any]:
         arrays["tfidf_idf"] = head.idf.astype(np.float32)
         arrays["tfidf_ngram"] = np.array(head.ngram_range, dtype=np.int64)
     buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
+    np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]
     data = buf.getvalue()
     path.write_bytes(data)
     card = {

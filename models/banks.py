@@ -18,6 +18,7 @@ BANK_FILES = {
     "en": (DATA_DIR / "exemplars_en.yaml", DATA_DIR / "exemplars_en_more.yaml"),
 }
 DEV_FILE = DATA_DIR / "dev.jsonl"
+TEST_FILE = DATA_DIR / "test.jsonl"  # hand-written after the dev set; never used for any choice
 LABELS = ("none", "distress", "crisis")  # class order everywhere (index = class id)
 
 

@@ -18,16 +18,25 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("data", type=Path, nargs="+", help="JSON lines with text, label (crisis|distress|neutral)")
     p.add_argument("--by-source", action="store_true", help="also break metrics down by `source`")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument(
+        "--held-out",
+        action="store_true",
+        help="only rows `ieum train` did not train on (the shared datasets' calib+test hash split)",
+    )
     p.add_argument("--encoder", default=None)
     p.add_argument("--artifact", default=None)
     p.set_defaults(func=_main)
 
 
-def evaluate_files(assessor: Any, paths: list[Path], by_source: bool = False) -> dict[str, Any]:
-    from models.banks import read_jsonl
+def evaluate_files(
+    assessor: Any, paths: list[Path], by_source: bool = False, held_out: bool = False
+) -> dict[str, Any]:
+    from models.banks import read_jsonl, split_of
     from models.metrics import by_group
 
     rows = [e for path in paths for e in read_jsonl(path)]
+    if held_out:
+        rows = [e for e in rows if split_of(e.text) != "train"]
     results = assessor.assess_many([e.text for e in rows])
     labels = [e.label for e in rows]
     levels = [a.level.value for a in results]
@@ -70,7 +79,7 @@ def _main(args: argparse.Namespace) -> int:
         print(f"ieum eval: {exc}", file=sys.stderr)
         return 2
     try:
-        report = evaluate_files(assessor, args.data, args.by_source)
+        report = evaluate_files(assessor, args.data, args.by_source, args.held_out)
     finally:
         assessor.close()
     print(json.dumps(report, ensure_ascii=False, indent=1) if args.json else render(report))
