@@ -193,9 +193,11 @@ class OutboxConsumer:
         if room > 0:
             streams.update({keys.outbox_lane(lane): ">" for lane in LANES[1:]})
         count = room if room > 0 else 100  # full: still take crisis entries
+        # with a full buffer only the crisis lane is watched: come back soon for the other lanes
+        block = block_ms if block_ms is None or room > 0 else min(block_ms, 50)
         try:
             response: Any = await self.redis.xreadgroup(
-                keys.OUTBOX_GROUP, self.name, streams, count=count, block=block_ms
+                keys.OUTBOX_GROUP, self.name, streams, count=count, block=block
             )
         except ResponseError as exc:
             if "NOGROUP" not in str(exc):
