@@ -63,7 +63,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("updates", help="updates/s and p50/p99 handling latency of the Telegram adapter")
     p.add_argument("-n", type=int, default=2000, help="updates to measure (default 2000)")
     p.add_argument("--users", type=int, default=200, help="distinct people (default 200)")
-    p.add_argument("--concurrency", type=int, default=64, help="webhook POSTs in flight (default 64)")
+    p.add_argument(
+        "--concurrency", type=int, default=40, help="webhook POSTs in flight (default 40, as Telegram)"
+    )
     p.add_argument(
         "--rate",
         type=float,
