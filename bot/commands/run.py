@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import re
 import signal
 import sys
+
+_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -42,11 +45,15 @@ def _main(args: argparse.Namespace) -> int:
 def _check(settings: object, *, webhook: bool) -> str | None:
     if getattr(settings, "telegram_token", None) is None:
         return "IEUM_TELEGRAM_TOKEN is not set (create a bot with @BotFather and put its token there)"
-    if webhook and getattr(settings, "webhook_secret", None) is None:
-        return (
-            "IEUM_WEBHOOK_SECRET is not set: a webhook without a secret would accept updates "
-            "from anyone (use 1-256 characters A-Z a-z 0-9 _ -)"
-        )
+    if webhook:
+        secret = getattr(settings, "webhook_secret", None)
+        if secret is None:
+            return (
+                "IEUM_WEBHOOK_SECRET is not set: a webhook without a secret would accept updates "
+                "from anyone (use 1-256 characters A-Z a-z 0-9 _ -)"
+            )
+        if not _SECRET.fullmatch(secret.get_secret_value()):
+            return "IEUM_WEBHOOK_SECRET may hold only 1-256 characters A-Z a-z 0-9 _ - (Telegram's rule)"
     return None
 
 
