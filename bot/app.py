@@ -163,6 +163,7 @@ async def build_app(
         tz=settings.tz,
     )
     pipeline.erasers.append(scheduling.erase)  # answers and the due index live outside {u:...} keys
+    pipeline.schedule_listeners.append(scheduling.plan_changed)  # /pause, /resume, /settings: at once
     app.services.append(scheduling.leader.run)  # one leader per deployment, by Redis lease
     app.extras["scheduling"] = scheduling
     return app

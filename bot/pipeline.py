@@ -60,6 +60,8 @@ class Pipeline:
         self.escalation = escalation
         self.clock = clock
         self.erasers = list(erasers)
+        # called with the user_key when a turn changed check-in settings (rhythm, window, pause)
+        self.schedule_listeners: list[Eraser] = []
         self.window = RiskWindow(redis)
         self.default_lang = default_lang
         self._background: set[asyncio.Task[None]] = set()
@@ -97,8 +99,17 @@ class Pipeline:
         if outcome.erase_user:
             await self._erase(profile.user_key)
             return outcome.replies
+        if outcome.schedule_changed:
+            await self._schedule_changed(profile.user_key)
         await self._remember(msg, assessment)
         return outcome.replies
+
+    async def _schedule_changed(self, user_key: str) -> None:
+        for listener in self.schedule_listeners:
+            try:
+                await listener(user_key)
+            except Exception:  # the scheduler's periodic sweep catches up; the turn is not lost
+                event(log, "schedule_notice_failed", logging.WARNING, user=hash_id(user_key))
 
     # --- safety ------------------------------------------------------------------------------
     async def _assess(self, msg: IncomingMessage, text: str, profile: Profile) -> Assessment:

@@ -8,7 +8,7 @@ import redis.asyncio as aioredis
 
 from clock import Clock
 from outbox.types import Outbox
-from scheduling.checkins import CheckinScheduler, CheckinStarter
+from scheduling.checkins import CheckinScheduler, CheckinStarter, notify_plan_changed
 from scheduling.engine import SchedulingEngine
 from scheduling.leader import SchedulerLeader
 from scheduling.reminders import ActivityScheduler
@@ -26,6 +26,10 @@ class Scheduling:
     engine: SchedulingEngine
     leader: SchedulerLeader
     flow: StaffFlow
+
+    async def plan_changed(self, user_key: str) -> None:
+        """A turn changed this person's check-in settings: the leader re-plans on its next tick."""
+        await notify_plan_changed(self.checkins.redis, user_key)
 
     async def erase(self, user_key: str) -> None:
         """Forget a person everywhere scheduling keeps them outside their `{u:}` keys (/delete)."""

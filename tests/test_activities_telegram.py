@@ -46,6 +46,7 @@ def app(fake_telegram: FakeTelegram, redis_url: str, redis: aioredis.Redis, cloc
         redis, app.profiles, RedisOutbox(redis), clock, start_checkin=conversation.start_checkin
     )
     app.extras["scheduling"] = scheduling
+    app.pipeline.schedule_listeners.append(scheduling.plan_changed)  # as bot.app.build_app wires it
     return app
 
 
@@ -347,3 +348,21 @@ async def test_leader_killed_between_scheduling_and_firing_standby_sends_each_re
     assert reminded == Counter({u.split(":")[1]: 1 for u in people})
     announced = Counter(c.chat_id for c in f.calls_to("sendMessage") if "act:1:going" in c.button_data)
     assert set(announced.values()) == {2}  # announcement + reminder carry the buttons, once each
+
+
+async def test_pause_and_resume_in_the_chat_take_effect_at_once(
+    app, fake_telegram: FakeTelegram, redis: aioredis.Redis, clock: FakeClock
+) -> None:
+    f = fake_telegram
+    s = _sched(app)
+    user = "telegram:6002"
+    await add_person(redis, user, T0, rhythm=Rhythm.DAILY)
+    await s.engine.rebuild()
+    assert await s.checkins.next_at(user) is not None
+    async with bot_running(app):
+        await _say(f, 6002, "/pause", 1)
+        await s.engine.tick()
+        assert await s.checkins.next_at(user) is None
+        await _say(f, 6002, "/resume", 2)
+        await s.engine.tick()
+        assert await s.checkins.next_at(user) is not None
