@@ -137,7 +137,8 @@ HYPERBOLE_RULES: tuple[Rule, ...] = _rules(
         r"\bdead\s+tired|\bcould\s+kill\s+for|\bi'?m\s+dead\s*(lol|lmao|😂|💀)|\bi\s+died\s+(laughing|lol)|"
         r"\b(died|die|dying|killed)\s+(in|on|to)\s+(the\s+)?(game|level|boss|raid|round|match|final\s+boss)|"
         r"\b(battery|phone|laptop)\s+(is\s+|was\s+)?(dead|died|dying)|\bdead\s+(battery|phone)|"
-        r"\bscared\s+to\s+death|\bbored\s+to\s+death|\bto\s+die\s+for\b",
+        r"\bscared\s+to\s+death|\bbored\s+to\s+death|\bto\s+die\s+for\b|"
+        r"\b(so|too)\s+\w+\s+(that\s+)?i\s+could\s+(die|cry|scream)\b",
     ),
 )
 

@@ -47,7 +47,7 @@ from models.metrics import by_group
 log = logging.getLogger(__name__)
 
 SEED = 20261128
-CRISIS_RECALL_TARGET = 0.97  # chosen on dev with a margin over the 0.95 target
+CRISIS_RECALL_TARGET = 0.95  # on dev; the false-alarm budget then lowers the threshold further
 DISTRESS_RECALL_TARGET = 0.90
 # Recall first: the crisis threshold may go lower than the recall target needs, as long as at most
 # this share of everyday messages is flagged crisis (the ceiling is 5%; we spend 2.5%).
@@ -181,7 +181,7 @@ def choose_thresholds(
         t_c = min(t_c, t_budget)
         distress = np.array([raws[i].p_flag for i in idx if dev[i].label == "distress"])
         t_d = _threshold_for_recall(distress, DISTRESS_RECALL_TARGET)
-        out[lang] = {"crisis": round(t_c, 4), "distress": round(t_d, 4)}
+        out[lang] = {"crisis": t_c, "distress": t_d}  # unrounded: a tie must not flip a row
     out["all"] = {k: min(v[k] for v in out.values()) for k in ("crisis", "distress")}
     return out
 

@@ -145,3 +145,10 @@ async def test_an_explicit_sentence_in_the_middle_of_a_wall_of_text_is_not_misse
     assert time.perf_counter() - started < 3.0  # inside the pipeline's timeout
     many = assessor.assess_many([filler + "i want to kill myself. " + filler])
     assert many[0].level is RiskLevel.CRISIS
+
+
+def test_greetings_and_everyday_goodbyes_are_not_flagged(assessor):
+    texts = ["안녕", "안녕하세요", "ㅎㅇ", "ㅋㅋㅋ", "내일 봐", "hello", "see you tomorrow", "ok"]
+    levels = [a.level for a in assessor.assess_many(texts)]
+    assert RiskLevel.CRISIS not in levels
+    assert levels.count(RiskLevel.NONE) >= len(texts) - 1
