@@ -324,8 +324,8 @@ async def test_leader_killed_between_scheduling_and_firing_standby_sends_each_re
         assert p is not None
         await s_a.service.respond(act.id, p, Answer.MAYBE, T0)
     s_b = build_scheduling(redis, app.profiles, RedisOutbox(redis), clock)
-    leader_a = SchedulerLeader(redis, s_a.engine, lease_ttl_s=0.4, tick_s=0.05, release_on_stop=False)
-    leader_b = SchedulerLeader(redis, s_b.engine, lease_ttl_s=0.4, tick_s=0.05)
+    leader_a = SchedulerLeader(redis, s_a.engine, lease_ttl_s=1.0, tick_s=0.05, release_on_stop=False)
+    leader_b = SchedulerLeader(redis, s_b.engine, lease_ttl_s=1.0, tick_s=0.05)
     task_a = asyncio.create_task(leader_a.run())
     await asyncio.wait_for(leader_a.leading.wait(), 3)
     task_b = asyncio.create_task(leader_b.run())

@@ -32,7 +32,7 @@ async def test_lease_is_exclusive_and_only_the_holder_renews(redis: aioredis.Red
 
 
 def _leader(s, redis: aioredis.Redis) -> SchedulerLeader:
-    return SchedulerLeader(redis, s.engine, lease_ttl_s=0.3, tick_s=0.05, release_on_stop=False)
+    return SchedulerLeader(redis, s.engine, lease_ttl_s=1.0, tick_s=0.05, release_on_stop=False)
 
 
 async def _setup(redis: aioredis.Redis, clock: FakeClock, outbox: MemoryOutbox, n: int = 20):
