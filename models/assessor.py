@@ -98,5 +98,6 @@ def merge(parts: Sequence[Raw]) -> Raw:
         hyperbole=any(p.hyperbole for p in parts),
         crisis_category=top_c.crisis_category,
         distress_category=top_f.distress_category,
+        none_category=top_f.none_category,
         n_segments=sum(p.n_segments for p in parts),
     )

@@ -45,7 +45,10 @@ def decide(raw: Raw, thresholds: dict[str, float], context: RiskContext | None =
             raw.lang,
         )
     else:
-        base = Assessment(RiskLevel.NONE, raw.p_crisis, (*hyper, *guards), raw.lang)
+        everyday = (f"exemplar:{raw.none_category}",) if raw.none_category else ()
+        base = Assessment(
+            RiskLevel.NONE, raw.p_crisis, ("classifier:none", *everyday, *hyper, *guards), raw.lang
+        )
     return _with_context(base, raw, t_crisis, t_distress, context)
 
 
@@ -67,7 +70,7 @@ def _with_context(
         return Assessment(
             RiskLevel.CRISIS,
             max(base.score, t_crisis),
-            (*base.reasons, "context:after_crisis_talk"),
+            (*_kept(base.reasons), "context:after_crisis_talk"),
             base.lang,
         )
     # Distress that keeps coming back over days: raise the score and say so.
@@ -82,10 +85,15 @@ def _with_context(
         return Assessment(
             RiskLevel.DISTRESS,
             min(1.0, max(base.score, raw.p_flag)),
-            (*[r for r in base.reasons if r != "lexicon:hyperbole"], "context:persistent_distress"),
+            (*_kept(base.reasons), "context:persistent_distress"),
             base.lang,
         )
     return base
+
+
+def _kept(reasons: tuple[str, ...]) -> tuple[str, ...]:
+    """Reasons that still hold once context raises the level (the "none" readings do not)."""
+    return tuple(r for r in reasons if r not in ("classifier:none", "lexicon:hyperbole"))
 
 
 def _day(ts: datetime) -> str:

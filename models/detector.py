@@ -57,6 +57,7 @@ class Raw:
     hyperbole: bool = False
     crisis_category: str = ""  # nearest crisis exemplar's category for the top sentence
     distress_category: str = ""
+    none_category: str = ""  # nearest everyday exemplar's category ("hyperbole", "games", ...)
     n_segments: int = 1
 
 
@@ -149,6 +150,7 @@ class Detector:
             hyperbole=hyperbole,
             crisis_category=self._nearest(sims[top_c], CRISIS),
             distress_category=self._nearest(sims[top_f], DISTRESS),
+            none_category=self._nearest(sims[top_f], NONE),
             n_segments=len(segs),
         )
 

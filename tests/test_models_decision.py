@@ -26,7 +26,8 @@ def test_thresholds_and_reasons():
     assert "exemplar:plan" in decide(raw(0.35, 0.5), T).reasons
     d = decide(raw(0.1, 0.25), T)
     assert d.level is RiskLevel.DISTRESS and "exemplar:low_mood" in d.reasons
-    assert decide(raw(0.05, 0.1), T).level is RiskLevel.NONE
+    quiet = decide(raw(0.05, 0.1), T)
+    assert quiet.level is RiskLevel.NONE and quiet.reasons == ("classifier:none",)
 
 
 def signal(minutes_ago, level, source="message"):
@@ -54,6 +55,7 @@ def test_repeated_distress_over_days_is_raised_and_named():
     # a borderline message is read as distress in that light
     b = decide(raw(0.05, 0.16), T, ctx)
     assert b.level is RiskLevel.DISTRESS
+    assert "classifier:none" not in b.reasons
     # one bad afternoon is not "over days"
     same_day = RiskContext(recent=tuple(signal(m, RiskLevel.DISTRESS) for m in (30, 20, 10)), now=NOW)
     assert "context:persistent_distress" not in decide(raw(0.1, 0.25), T, same_day).reasons
