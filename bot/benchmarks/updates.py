@@ -102,7 +102,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
 
     from bot.app import running_app
     from bot.settings import Settings
-    from bot.telegram.runtime import TelegramRuntime, current_update
+    from bot.telegram.runtime import TelegramRuntime, current_update, settle_heap
 
     _fake_importable()
     parent, child = multiprocessing.get_context("spawn").Pipe()
@@ -164,6 +164,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
 
             warm = _updates(args.warmup, max(1, args.users // 4), FIRST_CHAT + 500_000, 10_000_000)
             await _run_batch(parent, hook, warm, args.concurrency, runtime, timeout=120)
+            settle_heap()  # as `ieum run` does at start-up, after the lazily built parts exist
             for table in (first_send, done, intake):
                 table.clear()
             rtt.clear()

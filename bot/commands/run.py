@@ -59,7 +59,7 @@ def _check(settings: object, *, webhook: bool) -> str | None:
 
 async def run(settings: object, *, webhook: bool) -> None:
     from bot.app import running_app
-    from bot.telegram.runtime import TelegramRuntime
+    from bot.telegram.runtime import TelegramRuntime, settle_heap
 
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
@@ -72,6 +72,7 @@ async def run(settings: object, *, webhook: bool) -> None:
         if prepare is not None:
             await prepare()  # load the encoder before the first person writes
         runtime = TelegramRuntime(app)
+        settle_heap()
         s = app.settings
         with contextlib.suppress(asyncio.CancelledError):
             if webhook:

@@ -194,7 +194,6 @@ class TelegramRuntime:
         to `STOP_GRACE_S`) so they are answered and acknowledged once, then everything else stops.
         """
         await self.dp.emit_startup(bot=self.bot, **self.dp.workflow_data)
-        settle_heap()
         consumer = asyncio.create_task(_supervise("inbox", self.consumer.run), name="inbox")
         essential = [consumer]
         if intake is not None:
