@@ -84,7 +84,9 @@ async def build_app(
     # --- dialogues ---------------------------------------------------------------------------
     from dialogues.service import build_conversation
 
-    conversation = build_conversation(redis=redis, profiles=profiles, encoder=encoder, clock=clock)
+    # The assessor's cached encoder: free talk reads the same sentences the assessor just encoded.
+    shared_encoder = getattr(assessor, "encoder", None) or encoder
+    conversation = build_conversation(redis=redis, profiles=profiles, encoder=shared_encoder, clock=clock)
 
     # --- escalation --------------------------------------------------------------------------
     from escalation.service import CaseService

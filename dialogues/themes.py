@@ -15,7 +15,10 @@ import numpy as np
 
 from dialogues.flowtypes import FreeTalk, Theme
 from models.encoder_port import Encoder
+from models.text import segments
 from telemetry import event
+
+MAX_PIECES = 8  # sentences of a long message read for its theme
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +70,13 @@ class ThemeMatcher:
         if not text.strip() or not await self.prepare():
             return None, 0.0
         assert self._encoder is not None and self._matrix is not None
-        vector = await asyncio.to_thread(self._encoder.encode, [text[:1000]])
-        scores = self._matrix @ np.asarray(vector, dtype=np.float32)[0]
+        # The same pieces the risk assessor encodes, so a shared cached encoder answers from its
+        # cache instead of encoding the message a second time.
+        pieces = segments(text)[:MAX_PIECES] or [text[:1000]]
+        vectors = np.asarray(await asyncio.to_thread(self._encoder.encode, pieces), dtype=np.float32)
+        vector = vectors.mean(axis=0)
+        vector /= max(float(np.linalg.norm(vector)), 1e-12)
+        scores = self._matrix @ vector
         best = int(np.argmax(scores))
         score = float(scores[best])
         if score < self.free_talk.threshold:
