@@ -16,7 +16,8 @@ COMMANDS = ("start", "checkin", "talk", "settings", "pause", "resume", "help", "
 async def run(t: Turn, name: str, args: str = "") -> None:
     handler = _HANDLERS.get(name.lower().split("@")[0])
     if handler is None:
-        listing = " ".join(f"/{c}" for c in COMMANDS)
+        # /activities is answered by the activities router before a message reaches the core
+        listing = " ".join(f"/{c}" for c in (*COMMANDS, "activities"))
         t.say(t.cat.commands["unknown"], values={"commands": listing})
         return
     await handler(t, args)

@@ -29,7 +29,7 @@ from scheduling.slots import CheckinSettings, inside, is_slot_day, next_slot, sl
 from scheduling.texts import Texts
 from storage import keys
 from storage.profiles import Profile, ProfileRepository, Rhythm
-from storage.profiles import _decode as _decode_profile
+from storage.profiles import profile_from_hash as _decode_profile
 from telemetry import event, hash_id
 
 log = logging.getLogger(__name__)

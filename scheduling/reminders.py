@@ -34,7 +34,7 @@ from scheduling.rsvp import REMINDED
 from scheduling.service import ActivityService
 from scheduling.slots import CheckinSettings, quiet_until
 from storage import keys
-from storage.profiles import Profile, _decode
+from storage.profiles import Profile, profile_from_hash
 from telemetry import event
 
 log = logging.getLogger(__name__)
@@ -281,7 +281,7 @@ class ActivityScheduler:
                 data = {k: v for k, v in zip(FANOUT_FIELDS, row, strict=True) if v is not None}
                 if not data:
                     continue
-                profile = _decode({**data, "user_key": user_key})
+                profile = profile_from_hash({**data, "user_key": user_key})
                 if profile.active:
                     out.append(profile)
         return out

@@ -82,6 +82,11 @@ def _encode(profile: Profile) -> dict[str, str]:
     return out
 
 
+def profile_from_hash(data: dict[str, str]) -> Profile:
+    """Build a Profile from (some of) its Redis hash fields; missing fields take their defaults."""
+    return _decode(data)
+
+
 def _decode(data: dict[str, str]) -> Profile:
     kwargs: dict[str, object] = {}
     names = {f.name for f in dataclasses.fields(Profile)}
