@@ -21,6 +21,22 @@ EXPLICIT = [
     "everyone would be better off without me",
     "i cut myself again",
     "how many pills would it take to die",
+    # chat spellings, passive wishes, euphemisms and means (generalisation round)
+    "죽고시퍼",
+    "살기시러",
+    "태어나지 말걸",
+    "자다가 그냥 안 깼으면",
+    "누가 날 죽여줬으면",
+    "인생 로그아웃 하고 싶다",
+    "생을 마감하고 싶어",
+    "ㅈ살하고 싶다",
+    "자살 마렵다",
+    "한강 수온 검색해봄",
+    "타이레놀 몇 알 먹으면 죽어",
+    "또 그었어",
+    "먼저 가서 미안해 엄마",
+    "i just wanna be dead",
+    "im gonna end it tonight",
 ]
 
 NOT_CRISIS = [
@@ -36,6 +52,12 @@ NOT_CRISIS = [
     "died to the boss again",
     "그 가수 죽고 못 살아",
     "한강 가서 치맥 하자",
+    "투자해볼까",
+    "설레서 죽을 것 같아",
+    "엄마한테 들키면 나 죽음",
+    "두통약 한 알 먹었어",
+    "다시 태어나면 고양이로 태어나고 싶어",
+    "이 물건 살 가치가 없어",
 ]
 
 MENTIONS = [
@@ -67,6 +89,18 @@ def test_first_person_beside_a_mention_still_fires():
     assert lexicon.read("드라마 보다가 나도 죽고 싶어졌어").crisis
 
 
-@pytest.mark.parametrize("text", ["졸려 죽겠다", "this homework is killing me", "보스한테 또 죽었어"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "졸려 죽겠다",
+        "this homework is killing me",
+        "보스한테 또 죽었어",
+        "긴장돼서 죽을 것 같아",
+        "목 말라 죽겠다",
+        "ate way too much im literally dying",
+        "LMAO im dying",
+        "my mom is gonna kill me",
+    ],
+)
 def test_hyperbole_is_recognised(text):
     assert lexicon.read(text).hyperbole
