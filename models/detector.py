@@ -26,6 +26,9 @@ NONE, DISTRESS, CRISIS = (LABELS.index(x) for x in ("none", "distress", "crisis"
 # A sentence that is everyday hyperbole ("졸려 죽겠다", "this homework is killing me") and fires no
 # explicit rule keeps only this share of its crisis probability; the rest counts as distress.
 HYPERBOLE_DAMPING = 0.35
+# A mention not about the writer (news, a campaign, a drama's plot) keeps less: the topic words
+# ("dies", "bridge", "hotline") pull the classifier up, yet nobody in the chat is at risk.
+NOT_SELF_DAMPING = 0.2
 KNN_SCALE = 3.0
 KNN_TOP = 3
 
@@ -66,7 +69,7 @@ class Detector:
     encoder_name: str
     emb_head: LinearHead | None
     tfidf_head: CharTfidfHead | None
-    weight: float  # blend weight of the embedding head (1.0 = embeddings only)
+    weight: float  # blend weight of the embedding head (1.0 = embeddings only); see `weight_for`
     bank_vectors: np.ndarray  # (n, dim) float32, exemplar embeddings
     bank_labels: np.ndarray  # (n,) int class ids
     bank_categories: list[str]
@@ -77,16 +80,33 @@ class Detector:
         self.bank_vectors = np.ascontiguousarray(self.bank_vectors, dtype=np.float32)
         self.bank_labels = np.asarray(self.bank_labels, dtype=np.int64)
 
+    def weight_for(self, lang: str) -> float:
+        """The blend weight for a language: `meta["lang_weights"][lang]` when training chose one per
+        language (Korean carries to new phrasings better with more character n-gram weight), else
+        `weight`."""
+        return float(self.meta.get("lang_weights", {}).get(lang, self.weight))
+
     # --- sentences ---------------------------------------------------------------------------
-    def proba(self, texts: Sequence[str], vectors: np.ndarray, sims: np.ndarray) -> np.ndarray:
-        """Class probabilities (n, 3) for sentences, blending the heads by `weight`."""
+    def proba(
+        self, texts: Sequence[str], vectors: np.ndarray, sims: np.ndarray, langs: Sequence[str] | None = None
+    ) -> np.ndarray:
+        """Class probabilities (n, 3) for sentences, blending the heads by each sentence's language
+        weight (`weight_for`; without `langs`, `weight` for all)."""
         p = np.zeros((len(texts), len(LABELS)), dtype=np.float64)
         if not len(texts):
             return p
-        if self.emb_head is not None and self.weight > 0:
-            p += self.weight * self.emb_head.predict_proba(emb_inputs(vectors, sims, self.bank_labels))
-        if self.tfidf_head is not None and self.weight < 1:
-            p += (1 - self.weight) * self.tfidf_head.predict_proba(texts)
+        if langs is None:
+            w = np.full(len(texts), self.weight)
+        else:
+            w = np.array([self.weight_for(lang) for lang in langs], dtype=np.float64)
+        if self.emb_head is None:
+            w[:] = 0.0
+        elif self.tfidf_head is None:
+            w[:] = 1.0
+        if (w > 0).any():
+            p += w[:, None] * self.emb_head.predict_proba(emb_inputs(vectors, sims, self.bank_labels))  # type: ignore[union-attr]
+        if (w < 1).any():
+            p += (1 - w)[:, None] * self.tfidf_head.predict_proba(texts)  # type: ignore[union-attr]
         return p
 
     def _nearest(self, sims_row: np.ndarray, label: int) -> str:
@@ -101,9 +121,11 @@ class Detector:
         all_segs: list[list[str]] = [segments(t) for t in texts]
         pieces = [[segs[i] for i in encodable(segs)] for segs in all_segs]
         flat = [s for segs in pieces for s in segs]
+        langs = [guess_lang(t) for t in texts]
+        flat_langs = [lang for lang, segs in zip(langs, pieces, strict=True) for _ in segs]
         vectors = encoder.encode(flat) if flat else np.zeros((0, encoder.dim), dtype=np.float32)
         sims = vectors @ self.bank_vectors.T
-        probs = self.proba(flat, vectors, sims)
+        probs = self.proba(flat, vectors, sims, flat_langs)
         out: list[Raw] = []
         start = 0
         for text, segs, every in zip(texts, pieces, all_segs, strict=True):
@@ -137,7 +159,8 @@ class Detector:
             if (hit.hyperbole or hit.not_self) and not hit.crisis:
                 # Hyperbole, or a mention not about the writer (campaign, news, a drama): damped.
                 hyperbole = hyperbole or bool(hit.hyperbole)
-                pd, pc = pd + pc * (1 - HYPERBOLE_DAMPING), pc * HYPERBOLE_DAMPING
+                keep = HYPERBOLE_DAMPING if hit.hyperbole else NOT_SELF_DAMPING
+                pd, pc = pd + pc * (1 - keep), pc * keep
             p_crisis[i], p_flag[i] = pc, pc + pd
         top_c = int(np.argmax(p_crisis))
         top_f = int(np.argmax(p_flag))

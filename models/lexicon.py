@@ -63,7 +63,8 @@ CRISIS_RULES: tuple[Rule, ...] = _rules(
         "ko_self_harm",
         r"(?<![투여남모과의부혼피감액왕주])자해|손목\s*(을\s*)?(긋|그었|그을|그어)|"
         r"(칼|커터칼?)로\s*(팔|손목|허벅지|나를?)|(팔|손목|허벅지)\s*(을\s*|에\s*)?(또\s*)?(그었|긋고\s*싶)|"
-        r"또\s*그었|(면도칼|면도날|커터칼)\s*(로|으로)\s*(그었|긋)|담뱃불\s*(로)?\s*(팔|손|살)?\s*(을\s*)?지졌",
+        r"또\s*그었|(깊게|세게|많이)\s*(그었|그어서|그음)|그은\s*(자국|상처)\s*(\S+\s*)?(숨기|가리)|"
+        r"(면도칼|면도날|커터칼)\s*(로|으로)\s*(그었|긋)|담뱃불\s*(로)?\s*(팔|손|살)?\s*(을\s*)?지졌",
     ),
     (
         "ko_means",
@@ -73,7 +74,9 @@ CRISIS_RULES: tuple[Rule, ...] = _rules(
         r"(뛰어|떨어져)\s*내리(고\s*싶|려|면|고\s*싶|면\s*죽)|옥상\s*(에서|에)\s*(뛰|떨어)|"
         r"한강\s*(물\s*)?온도|한강\s*(다리|대교)\s*(위|난간|에서\s*뛰)|한강\s*(에|으로)?\s*(뛰어|투신|들어가\s*버)|"
         r"투신|한강\s*(수온|입수)|한강\s*(물\s*)?(에\s*)?(몸\s*(을\s*)?던지|뛰어들)|한강\s*(가서|에서)\s*(다\s*)?끝내|"
-        r"(마포대교|양화대교|대교)\s*(난간|위에\s*(서\s*있|있어))|"
+        r"(마포대교|양화대교|대교)\s*(난간\s*(위|에\s*(서\s*있|올라|매달|기대)|을?\s*넘)|위에\s*(서\s*있|있어))|"
+        # lethal-dose questions: 치사량 is asked for one reason
+        r"치사량|(몇\s*(알|개|mg|밀리)|얼마나)\s*(\S+\s*)?(먹으면|먹어야|삼키면)\s*(\S+\s*)?(죽|안\s*깨|못\s*깨)|"
         r"(타이레놀|수면제|수면\s*유도제|졸피뎀|진통제|약)\s*(을\s*|를\s*)?(\S+\s*)?(몇\s*(알|개)|한\s*통)\s*(\S+\s*)?"
         r"(먹으면\s*(죽|어떻게)|이면\s*(죽|돼)|먹어야\s*(죽|안\s*깨))|"
         r"번개탄\s*(이랑|하고|과)?\s*(청)?테이프|번개탄\s*(어디서|파는\s*곳)|방문\s*(을\s*)?테이프로\s*막|"
@@ -91,13 +94,15 @@ CRISIS_RULES: tuple[Rule, ...] = _rules(
     # English
     (
         "en_death_wish",
-        r"\b(want|wanna|wanted|going|gonna)\s+(to\s+)?die\b|\bwish\s+i\s+(was|were)\s+dead|"
+        r"\b(want|wanna|wanted)\s+(to\s+)?die\b|\bwish\s+i\s+(was|were)\s+dead|"
         r"\bdon'?t\s+want\s+to\s+(be\s+alive|live|exist|wake\s+up)|\bno\s+reason\s+to\s+live|"
         r"\bwish\s+i\s+(could\s+)?(never\s+wake\s+up|disappear\s+forever)|\bready\s+to\s+die\b|"
         r"\b(want|wanna)\s+(to\s+)?be\s+dead\b|\bwish\s+i\s+(was|were|had)\s+never\s+(been\s+)?born|"
         r"\b(hope|wish)\s+(a\s+)?(car|bus|truck|train)\s+hits\s+me|\bstop\s+existing\b|"
         r"\b(most\s+)?painless\s+way\s+to\s+die|\bhope\s+i\s+(don'?t|never)\s+wake\s+up",
     ),
+    # "gonna die" is a death wish or a figure of speech ("so hungry im gonna die"): see SOFT_RULES
+    ("en_going_to_die", r"\b(going|gonna)\s+(to\s+)?die\b"),
     (
         "en_suicide",
         r"\bkill(ing)?\s+my\s*self|\bkms\b|\bunalive\s*(my\s*self|me)?|\bsewer\s*slide|"
@@ -109,13 +114,22 @@ CRISIS_RULES: tuple[Rule, ...] = _rules(
         "en_self_harm",
         r"\bself[-\s]?harm(ing|ed)?\b|\bcut(ting)?\s+(my\s*self|my\s+(wrists?|arms?|thighs?))|"
         r"\bhurt(ing)?\s+my\s*self|\bburn(ing|ed)?\s+my\s*self|\bi\s+cut\s+again\b|\brelapsed\s+and\s+cut|"
-        r"\bburn(ed|t)\s+my\s+(arm|wrist|leg|skin)\s+(\w+\s+)*on\s+purpose",
+        r"\bburn(ed|t)\s+my\s+(arm|wrist|leg|skin)\s+(\w+\s+)*on\s+purpose|"
+        # "sh" is self-harm in recovery talk: relapsing, streaks, hiding cuts and scars
+        r"\brelaps(e|ed|ing)\s+(on\s+|with\s+|into\s+)?(sh|self[-\s]?harm|cutting)\b|\bsh\s+(relapse|again|urges?|tonight)\b|"
+        r"\b(hiding|hide|cover(ing)?)\s+(up\s+)?my\s+(wrists|cuts|scars|arms)\b|\b(fresh|new|deep)\s+cuts\b|"
+        r"\bcut\s+(too\s+)?deep\b|\bwon'?t\s+stop\s+bleeding",
     ),
     (
         "en_means",
         r"\bhow\s+many\s+(\w+\s+)?(pills|tablets)\s+(would|does|to|is|are)\b.*\b(die|kill|lethal|too\s+many|fatal)|"
         r"\bhow\s+many\s+\w+\s+(is|are|would\s+be)\s+(lethal|fatal|an?\s+overdose)|"
-        r"\bover\s?dos(e|ing)\b|\bhang(ing)?\s+my\s*self|\bnoose\b|"
+        r"\bover\s?dos(e|ing)\b|\b(lethal|fatal)\s+(dose|amount)|\b(deadly|toxic)\s+dose|"
+        r"\bhow\s+(much|many)\s+(\w+\s+){1,3}((would|will|does|can)\s+(it\s+take\s+to\s+)?|to\s+|it\s+takes?\s+to\s+)(kill\s+(me|you|u|someone|somebody|a\s+(person|human|man|woman|kid|teen|adult)|myself)\b|be\s+fatal)|"
+        r"\bhow\s+(much|many)\s+(\w+\s+){0,3}(before|until)\s+(you|i|u)\s+die|"
+        r"\b(might|gonna|going\s+to|should|wanna|could)\s+(just\s+)?jump\s*(lol|lmao|tbh|fr|tonight|$)|"
+        r"\b(step|walk)\s+in\s+front\s+of\s+(a|the)\s+(train|bus|truck|car)|"
+        r"\bhang(ing)?\s+my\s*self|\bnoose\b|"
         r"\bjump(ing)?\s+(off|from)\s+(a|the|this)\s+(bridge|roof|building|balcony)|"
         r"\bstock\s*pil(e|ing)\s+(my\s+)?(pills|meds)",
     ),
@@ -134,7 +148,8 @@ GUARD_RULES: tuple[Rule, ...] = _rules(
         "mention_campaign",
         r"(자살|자해|극단적\s*선택)\s*(예방|방지|예방\s*센터|상담\s*전화|률|율|통계)|"
         r"예방\s*(캠페인|교육|주간|포스터)|캠페인|포스터|\bsuicide\s+(prevention|awareness|hotline|rates?|statistics)|"
-        r"\bprevention\b|\bawareness\s+(month|week|walk|campaign)|\bcampaign\b",
+        r"\bprevention\b|\bhotline\s+(signs?|number|posters?|ads?)|\bcrisis\s+line\s+(signs?|posters?)|생명의\s*다리|"
+        r"\bawareness\s+(month|week|walk|campaign)|\bcampaign\b",
     ),
     ("mention_news", r"뉴스|기사|보도|다큐|\bnews\b|\barticle\b|\bdocumentary\b|\bheadline"),
     (
@@ -163,7 +178,7 @@ HYPERBOLE_RULES: tuple[Rule, ...] = _rules(
         r"죽다\s*살았|죽어도\s*(여한이\s*없|좋아)|(힐러|탱커|딜러|서폿|서포터|팀원)\S*\s*(나만\s*|계속\s*|또\s*)?죽|(게임|보스|몹|좀비|캐릭|랭겜|롤|배그|던전|스나|판에서|한\s*방에)[^.!?\n]*(죽|졌)|"
         r"[가-힣]+(한테|에게)\s*(맞아\s*)?죽(는다|었다|을\s*듯|겠)|"
         r"한강\s*(공원|라면|치맥|뷰|야경|불꽃|러닝|자전거|피크닉|소풍|산책|편의점|에서\s*(치킨|라면|러닝|자전거|산책))|"
-        r"배터리\s*(가\s*)?(죽|나갔|다\s*됐|없)|폰\s*(이\s*)?죽",
+        r"배터리\s*(가\s*)?(죽|나갔|다\s*됐|없)|폰\s*(이\s*)?죽|쥐구멍|(창피|쪽팔려|민망)\S*\s*(\S+\s*)?(숨고|사라지고|없어지고)\s*싶",
     ),
     (
         "en_hyperbole",
@@ -177,7 +192,11 @@ HYPERBOLE_RULES: tuple[Rule, ...] = _rules(
         r"\b(lol|lmao|haha)\b.*\b(i'?m|im)\s+(literally\s+)?(dying|dead+)\b|\bi\s+died\b\s*(💀|😂|🤣)|"
         r"\b(so\s+full|ate\s+(way\s+)?too\s+much|so\s+good|so\s+funny)\b.*\b(dying|dead)\b|\bdying\s+of\s+(heat|cringe|boredom)|"
         r"\blosing\s+(it|my\s+mind)\b.*\b(lol|lmao|haha)\b|\bbe\s+the\s+death\s+of\s+me|"
-        r"\b(mom|dad|mum|teacher|coach|boss)\s+(is\s+)?(gonna|going\s+to|will)\s+kill\s+me|\bkill\s+me\s+now\b",
+        r"\b(mom|dad|mum|teacher|coach|boss)\s+(is\s+)?(gonna|going\s+to|will)\s+kill\s+me|\bkill\s+me\s+now\b|"
+        r"\b(so|too|this)\s+\w+\s+(i'?m|im|i\s+am|i)\s+(literally\s+)?(gonna|going\s+to|about\s+to)\s+die\b|"
+        r"\bkill(ing)?\s+time\b|\bi'?d\s+rather\s+die\s+than\s+(?!(live|living|keep|go\s+on|wake|be\s+alive|exist|spend|face|feel))|"
+        r"\b(gonna|going\s+to)\s+die\s+(of|from)\s+(boredom|embarrassment|cringe|hunger|heat|laughter|laughing|excitement)|"
+        r"\b(gonna|going\s+to)\s+die\s+(if|before|when|waiting)\b.*\b(exam|test|class|game|show|episode|season|drop|release|concert|food|pizza)",
     ),
 )
 
@@ -190,11 +209,18 @@ class LexiconHit:
     not_self: bool = False  # a guard word and no first-person cue: likely not about the writer
 
 
+# Rules that are also everyday figures of speech: a hyperbole match in the same sentence
+# ("so hungry im gonna die") silences them; the classifier still reads the sentence.
+SOFT_RULES = frozenset({"en_going_to_die"})
+
+
 def read(sentence: str) -> LexiconHit:
     """Run every rule on one sentence."""
     crisis = tuple(r.name for r in CRISIS_RULES if r.pattern.search(sentence))
     guards = tuple(r.name for r in GUARD_RULES if r.pattern.search(sentence))
     hyperbole = tuple(r.name for r in HYPERBOLE_RULES if r.pattern.search(sentence))
+    if hyperbole:
+        crisis = tuple(r for r in crisis if r not in SOFT_RULES)
     not_self = bool(_REPORTED.search(sentence) or (guards and not _FIRST_PERSON.search(sentence)))
     if crisis and not_self:
         # A mention, not a statement: the classifier decides, the reason names the guard.

@@ -37,6 +37,16 @@ EXPLICIT = [
     "먼저 가서 미안해 엄마",
     "i just wanna be dead",
     "im gonna end it tonight",
+    # lethal-dose and method questions, self-harm slang and aftermath, intent softened with "lol"
+    "수면제 치사량이 몇 알이야",
+    "너무 깊게 그었나봐",
+    "relapsed on sh last night",
+    "what's the lethal dose of tylenol",
+    "how much of my meds would it take to kill me",
+    "might just jump tonight",
+    "gonna step in front of a train",
+    "cut too deep this time",
+    "im gonna die tonight",
 ]
 
 NOT_CRISIS = [
@@ -58,6 +68,13 @@ NOT_CRISIS = [
     "두통약 한 알 먹었어",
     "다시 태어나면 고양이로 태어나고 싶어",
     "이 물건 살 가치가 없어",
+    "so tired im gonna die",
+    "gonna die of boredom in this class",
+    "just killing time",
+    "창피해서 쥐구멍에 들어가고 싶다",
+    "마포대교 난간에 있는 문구 봤어?",
+    "gonna jump in the pool",
+    "how many hits does it take to kill the dragon",
 ]
 
 MENTIONS = [
@@ -66,6 +83,8 @@ MENTIONS = [
     "드라마 주인공이 죽고 싶다고 하는 장면",
     "we made posters for suicide prevention week",
     "the song lyrics say i want to die",
+    "they put hotline signs on the bridge",
+    "the news said overdose deaths went up",
 ]
 
 
@@ -100,6 +119,9 @@ def test_first_person_beside_a_mention_still_fires():
         "ate way too much im literally dying",
         "LMAO im dying",
         "my mom is gonna kill me",
+        "so hungry im gonna die lol",
+        "id rather die than do karaoke",
+        "민망해서 숨고 싶다",
     ],
 )
 def test_hyperbole_is_recognised(text):
