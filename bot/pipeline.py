@@ -69,15 +69,12 @@ class Pipeline:
     async def handle(self, msg: IncomingMessage) -> tuple[Reply, ...]:
         """Process one incoming message and return the replies to send to the person."""
         text = msg.text if msg.kind in (InputKind.TEXT, InputKind.EDITED, InputKind.COMMAND) else ""
-        try:
-            profile = await self.profiles.get_or_create(
-                msg.user_key, self.clock.now(), lang=_initial_lang(msg, self.default_lang)
-            )
-        except Exception:
-            event(log, "profile_unavailable", logging.ERROR, user=hash_id(msg.user_key))
-            profile = Profile(user_key=msg.user_key, lang=_initial_lang(msg, self.default_lang))
-
-        assessment = await self._assess(msg, text, profile)
+        needs_assessment = bool(text.strip()) and msg.kind is not InputKind.COMMAND
+        profile, context = await self._read(msg, with_context=needs_assessment)
+        if needs_assessment:
+            assessment = await self._assess(msg, text, profile, context)
+        else:
+            assessment = Assessment(RiskLevel.NONE, 0.0, (), profile.lang)
         if assessment.level is RiskLevel.CRISIS:
             return await self._crisis_turn(msg, profile, assessment)
 
@@ -111,16 +108,50 @@ class Pipeline:
             except Exception:  # the scheduler's periodic sweep catches up; the turn is not lost
                 event(log, "schedule_notice_failed", logging.WARNING, user=hash_id(user_key))
 
-    # --- safety ------------------------------------------------------------------------------
-    async def _assess(self, msg: IncomingMessage, text: str, profile: Profile) -> Assessment:
-        if not text.strip() or msg.kind is InputKind.COMMAND:
-            return Assessment(RiskLevel.NONE, 0.0, (), profile.lang)
+    async def _read(self, msg: IncomingMessage, *, with_context: bool) -> tuple[Profile, RiskContext | None]:
+        """The person's profile and, for a message to assess, their risk window: one round trip.
+
+        A failing read degrades as it always did: the profile falls back to defaults (logged),
+        the risk window to an empty context; if the joint read fails, each is read on its own.
+        """
+        now = self.clock.now()
+        lang = _initial_lang(msg, self.default_lang)
+        joint: list[object] | None = None
+        if with_context:
+            try:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    pipe.execute_command(*self.profiles.read_command(msg.user_key))
+                    pipe.execute_command(*self.window.read_command(msg.user_key))
+                    joint = await pipe.execute()
+            except Exception:
+                joint = None
         try:
-            context = await self.window.context(profile.user_key, self.clock.now())
+            if joint is not None:
+                profile = await self.profiles.get_or_create_from(joint[0], msg.user_key, now, lang=lang)  # type: ignore[arg-type]
+            else:
+                profile = await self.profiles.get_or_create(msg.user_key, now, lang=lang)
         except Exception:
+            event(log, "profile_unavailable", logging.ERROR, user=hash_id(msg.user_key))
+            profile = Profile(user_key=msg.user_key, lang=lang)
+        if not with_context:
+            return profile, None
+        try:
+            if joint is not None:
+                return profile, self.window.context_from(joint[1], now)  # type: ignore[arg-type]
+            return profile, await self.window.context(profile.user_key, now)
+        except Exception:
+            return profile, RiskContext(now=now)
+
+    # --- safety ------------------------------------------------------------------------------
+    async def _assess(
+        self, msg: IncomingMessage, text: str, profile: Profile, context: RiskContext | None
+    ) -> Assessment:
+        if context is None:
             context = RiskContext(now=self.clock.now())
         try:
-            assessment = await asyncio.wait_for(self.assessor.assess(text, context), timeout=ASSESS_TIMEOUT_S)
+            # `asyncio.timeout`, not `wait_for`: same deadline, without a task per message.
+            async with asyncio.timeout(ASSESS_TIMEOUT_S):
+                assessment = await self.assessor.assess(text, context)
         except Exception as exc:  # includes TimeoutError
             # Fail safe: an assessor we cannot hear from might have missed a crisis.
             event(

@@ -73,7 +73,13 @@ class ThemeMatcher:
         # The same pieces the risk assessor encodes, so a shared cached encoder answers from its
         # cache instead of encoding the message a second time.
         pieces = segments(text)[:MAX_PIECES] or [text[:1000]]
-        vectors = np.asarray(await asyncio.to_thread(self._encoder.encode, pieces), dtype=np.float32)
+        # A cache hit (the usual case: the assessor just encoded these pieces) is read on the event
+        # loop; anything that needs the encoder still runs in a worker thread.
+        lookup = getattr(self._encoder, "cached", None)
+        found = lookup(pieces) if lookup is not None else None
+        if found is None:
+            found = await asyncio.to_thread(self._encoder.encode, pieces)
+        vectors = np.asarray(found, dtype=np.float32)
         vector = vectors.mean(axis=0)
         vector /= max(float(np.linalg.norm(vector)), 1e-12)
         scores = self._matrix @ vector

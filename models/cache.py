@@ -24,6 +24,21 @@ class CachedEncoder:
         self.hits = 0
         self.misses = 0
 
+    def cached(self, texts: Sequence[str]) -> np.ndarray | None:
+        """The embeddings of `texts` if every one is in the cache, else None. Never encodes, so it
+        is cheap enough for the event loop (a caller that gets None encodes in a worker thread)."""
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        with self._lock:
+            for i, text in enumerate(texts):
+                vec = self._store.get(text)
+                if vec is None:
+                    return None
+                out[i] = vec
+            for text in texts:
+                self._store.move_to_end(text)
+            self.hits += len(texts)
+        return out
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         missing: dict[str, list[int]] = {}

@@ -116,9 +116,20 @@ class ProfileRepository:
         return _decode(data) if data else None
 
     async def get_or_create(self, user_key: str, now: datetime, lang: str | None = None) -> Profile:
-        existing = await self.get(user_key)
-        if existing is not None:
-            return existing
+        data = await self.redis.hgetall(keys.profile(user_key))
+        return await self.get_or_create_from(data, user_key, now, lang)
+
+    @staticmethod
+    def read_command(user_key: str) -> tuple[str, str]:
+        """The read `get` does, for callers that batch it with other reads in one round trip."""
+        return ("HGETALL", keys.profile(user_key))
+
+    async def get_or_create_from(
+        self, data: dict[str, str], user_key: str, now: datetime, lang: str | None = None
+    ) -> Profile:
+        """`get_or_create`, given the profile hash as `read_command` returned it."""
+        if data:
+            return _decode(data)
         profile = Profile(
             user_key=user_key,
             lang=lang or self.default_lang,

@@ -34,6 +34,16 @@ class RiskWindow:
 
     async def context(self, user_key: str, now: datetime) -> RiskContext:
         rows = await self.redis.lrange(keys.risk_window(user_key), 0, -1)
+        return self.context_from(rows, now)
+
+    @staticmethod
+    def read_command(user_key: str) -> tuple[str, str, int, int]:
+        """The read `context` does, for callers that batch it with other reads in one round trip."""
+        return ("LRANGE", keys.risk_window(user_key), 0, -1)
+
+    @staticmethod
+    def context_from(rows: list[str], now: datetime) -> RiskContext:
+        """The context from the window's rows, as `read_command` returns them."""
         signals = []
         for row in rows:
             data = json.loads(row)

@@ -81,8 +81,11 @@ class Inbox:
         # crc32, not hash(): every process must agree on a chat's shard.
         return zlib.crc32(chat.encode()) % self.shards
 
-    async def push(self, update: dict[str, Any]) -> bool:
+    async def push(self, update: dict[str, Any], raw: str | bytes | None = None) -> bool:
         """Make `update` durable. True if it is new, False if this update id was already taken in.
+
+        `raw` is the update's JSON exactly as received (the webhook body): stored as it is instead
+        of serialising the parsed `update` again. It must be the JSON `update` was parsed from.
 
         Raises on a Redis error: the caller must then not confirm the update (webhook 5xx, or
         polling keeps its offset) so Telegram delivers it again.
@@ -90,7 +93,8 @@ class Inbox:
         update_id = update["update_id"]
         chat = chat_of(update)
         shard = self.shard_of(chat)
-        raw = json.dumps(update, ensure_ascii=False, separators=(",", ":"))
+        if raw is None:
+            raw = json.dumps(update, ensure_ascii=False, separators=(",", ":"))
         entry_id = await self._push(
             keys=[keys.inbox_seen(shard, self.channel, update_id), keys.inbox_stream(shard)],
             args=[self.dedup_ttl, raw, chat, f"{time.time():.6f}"],

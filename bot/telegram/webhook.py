@@ -37,14 +37,15 @@ def build_web_app(inbox: Inbox, redis: aioredis.Redis, *, path: str, secret: str
             return web.json_response({"ok": False, "error": "unauthorized"}, status=401)
         body = await request.read()
         try:
-            update = json.loads(body)
-        except ValueError:
-            update = None
+            text = body.decode("utf-8")  # Telegram sends UTF-8 JSON; the inbox keeps this text as is
+            update = json.loads(text)
+        except ValueError:  # includes UnicodeDecodeError
+            text, update = "", None
         if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
             event(log, "webhook_malformed", logging.WARNING)
             return web.json_response({"ok": False, "error": "malformed update"}, status=400)
         try:
-            fresh = await inbox.push(update)
+            fresh = await inbox.push(update, raw=text)  # stored as received, not re-serialised
         except Exception as exc:
             event(log, "webhook_intake_failed", logging.ERROR, error=type(exc).__name__)
             return web.json_response({"ok": False, "error": "try again"}, status=503)
