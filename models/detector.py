@@ -33,19 +33,36 @@ KNN_SCALE = 3.0
 KNN_TOP = 3
 
 
-def knn_features(sims: np.ndarray, bank_labels: np.ndarray) -> np.ndarray:
+def _class_columns(bank_labels: np.ndarray) -> list[slice | np.ndarray]:
+    """Per class, its bank columns: a slice when the bank is sorted by class (no copy), else a mask."""
+    out: list[slice | np.ndarray] = []
+    for c in range(len(LABELS)):
+        idx = np.flatnonzero(bank_labels == c)
+        contiguous = len(idx) and idx[-1] - idx[0] + 1 == len(idx)
+        out.append(slice(int(idx[0]), int(idx[-1]) + 1) if contiguous else bank_labels == c)
+    return out
+
+
+def knn_features(
+    sims: np.ndarray, bank_labels: np.ndarray, columns: list[slice | np.ndarray] | None = None
+) -> np.ndarray:
     """(n, 6): per class, the best similarity and the mean of the best three."""
     cols = []
-    for c in range(len(LABELS)):
-        s = sims[:, bank_labels == c]
+    for where in columns or _class_columns(bank_labels):
+        s = sims[:, where]
         k = min(KNN_TOP, s.shape[1])
         top = -np.partition(-s, k - 1, axis=1)[:, :k]
         cols += [top.max(axis=1), top.mean(axis=1)]
     return KNN_SCALE * np.stack(cols, axis=1)
 
 
-def emb_inputs(vectors: np.ndarray, sims: np.ndarray, bank_labels: np.ndarray) -> np.ndarray:
-    return np.hstack([vectors.astype(np.float64), knn_features(sims, bank_labels)])
+def emb_inputs(
+    vectors: np.ndarray,
+    sims: np.ndarray,
+    bank_labels: np.ndarray,
+    columns: list[slice | np.ndarray] | None = None,
+) -> np.ndarray:
+    return np.hstack([vectors.astype(np.float64), knn_features(sims, bank_labels, columns)])
 
 
 @dataclass(frozen=True)
@@ -75,10 +92,16 @@ class Detector:
     bank_categories: list[str]
     thresholds: dict[str, dict[str, float]] = field(default_factory=dict)  # lang|all -> crisis/distress
     meta: dict[str, Any] = field(default_factory=dict)
+    _columns: list[slice | np.ndarray] = field(init=False, repr=False, default_factory=list)
 
     def __post_init__(self) -> None:
-        self.bank_vectors = np.ascontiguousarray(self.bank_vectors, dtype=np.float32)
-        self.bank_labels = np.asarray(self.bank_labels, dtype=np.int64)
+        labels = np.asarray(self.bank_labels, dtype=np.int64)
+        # Sorted by class (stable), so each class's similarities are one slice: no per-message copy.
+        order = np.argsort(labels, kind="stable")
+        self.bank_vectors = np.ascontiguousarray(np.asarray(self.bank_vectors)[order], dtype=np.float32)
+        self.bank_labels = labels[order]
+        self.bank_categories = [self.bank_categories[int(i)] for i in order]
+        self._columns = _class_columns(self.bank_labels)
 
     def weight_for(self, lang: str) -> float:
         """The blend weight for a language: `meta["lang_weights"][lang]` when training chose one per
@@ -104,13 +127,19 @@ class Detector:
         elif self.tfidf_head is None:
             w[:] = 1.0
         if (w > 0).any():
-            p += w[:, None] * self.emb_head.predict_proba(emb_inputs(vectors, sims, self.bank_labels))  # type: ignore[union-attr]
+            x = emb_inputs(vectors, sims, self.bank_labels, self._columns)
+            p += w[:, None] * self.emb_head.predict_proba(x)  # type: ignore[union-attr]
         if (w < 1).any():
             p += (1 - w)[:, None] * self.tfidf_head.predict_proba(texts)  # type: ignore[union-attr]
         return p
 
     def _nearest(self, sims_row: np.ndarray, label: int) -> str:
-        idx = np.flatnonzero(self.bank_labels == label)
+        where = self._columns[label]
+        if isinstance(where, slice):
+            if where.stop <= where.start:
+                return ""
+            return self.bank_categories[where.start + int(np.argmax(sims_row[where]))]
+        idx = np.flatnonzero(where)
         if not len(idx):
             return ""
         return self.bank_categories[int(idx[int(np.argmax(sims_row[idx]))])]

@@ -5,7 +5,7 @@ written blind to the exemplar banks, the dev set and the first hand test, before
 them. Since the recall round of 2026-11-28 they are a second development set: that round read its
 misses and wrote new lexicon rules and new exemplar lines (none copied from it) for the same kinds of
 message, so its figures are no longer a held-out measure (test_v3.jsonl is). The bars guard against
-regression: each is 0.05 looser than the figure measured with artifact risk.json sha256 6f035e93...
+regression: each is 0.05 looser than the figure measured with artifact risk.json sha256 494a848c...
 (crisis recall 1.0 in both languages, no neutral row flagged crisis).
 """
 
