@@ -60,8 +60,8 @@ class ConversationService:
 
     # --- the port -----------------------------------------------------------------------------
     async def handle(self, msg: IncomingMessage, profile: Profile, assessment: Assessment) -> Outcome:
-        state = await self.deps.states.get(profile.user_key)
-        t = Turn(self.deps, msg, profile, assessment, state)
+        state, recent = await self.deps.states.get_with_recent(profile.user_key)
+        t = Turn(self.deps, msg, profile, assessment, state, recent=recent)
         if assessment.level is RiskLevel.CRISIS:
             self._crisis(t)
         else:

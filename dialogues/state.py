@@ -34,16 +34,15 @@ class StateStore:
         self.redis = redis
 
     async def get(self, user_key: str) -> State:
-        raw = await self.redis.get(keys.conversation_state(user_key))
-        if not raw:
-            return State()
-        try:
-            data = json.loads(raw)
-            return State(
-                flow=str(data.get("flow", "")), step=str(data.get("step", "")), held=bool(data.get("held"))
-            )
-        except (ValueError, AttributeError):
-            return State()
+        return _decode_state(await self.redis.get(keys.conversation_state(user_key)))
+
+    async def get_with_recent(self, user_key: str) -> tuple[State, list[str]]:
+        """`get` and `recent` in one round trip (a turn reads both)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(keys.conversation_state(user_key))
+            pipe.lrange(keys.recent_replies(user_key), 0, RECENT_KEEP - 1)
+            raw, rows = await pipe.execute()
+        return _decode_state(raw), _decode_recent(rows)
 
     async def set(self, user_key: str, state: State) -> None:
         if state.idle:
@@ -53,7 +52,7 @@ class StateStore:
 
     async def recent(self, user_key: str) -> list[str]:
         rows = await self.redis.lrange(keys.recent_replies(user_key), 0, RECENT_KEEP - 1)
-        return [r.decode() if isinstance(r, bytes) else str(r) for r in rows]
+        return _decode_recent(rows)
 
     async def remember_reply(self, user_key: str, reply_id: str) -> None:
         key = keys.recent_replies(user_key)
@@ -62,3 +61,19 @@ class StateStore:
             pipe.ltrim(key, 0, RECENT_KEEP - 1)
             pipe.expire(key, RECENT_TTL_S)
             await pipe.execute()
+
+
+def _decode_state(raw: str | bytes | None) -> State:
+    if not raw:
+        return State()
+    try:
+        data = json.loads(raw)
+        return State(
+            flow=str(data.get("flow", "")), step=str(data.get("step", "")), held=bool(data.get("held"))
+        )
+    except (ValueError, AttributeError):
+        return State()
+
+
+def _decode_recent(rows: list[str | bytes]) -> list[str]:
+    return [r.decode() if isinstance(r, bytes) else str(r) for r in rows]

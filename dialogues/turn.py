@@ -10,7 +10,7 @@ from clock import Clock
 from dialogues import payloads
 from dialogues.flowtypes import Catalogue
 from dialogues.messages import EscalationRequest, IncomingMessage, Outcome, QuickReply, Reply
-from dialogues.state import State, StateStore
+from dialogues.state import RECENT_KEEP, State, StateStore
 from dialogues.texts import Text
 from dialogues.themes import ThemeMatcher
 from models.assessment import Assessment
@@ -55,6 +55,8 @@ class Turn:
     escalation: EscalationRequest | None = None
     erase: bool = False
     changed: set[str] = field(default_factory=set)
+    # reply ids said lately (newest first), when read with the state; None: read on first use
+    recent: list[str] | None = None
 
     @property
     def lang(self) -> str:
@@ -88,7 +90,7 @@ class Turn:
         self, group: str, variants: Sequence[Text], quick: Sequence[QuickReply] = ()
     ) -> None:
         """Say one variant, never the one this person got last from the same group."""
-        recent = await self.deps.states.recent(self.user_key)
+        recent = self.recent if self.recent is not None else await self.deps.states.recent(self.user_key)
         ids = [f"{group}:{i}" for i in range(len(variants))]
         fresh = [i for i, rid in enumerate(ids) if rid not in recent]
         if not fresh:  # every variant was used lately: at least avoid the very last one
@@ -96,6 +98,7 @@ class Turn:
             fresh = [i for i, rid in enumerate(ids) if rid != last] or [0]
         choice = self.deps.rng.choice(fresh)
         await self.deps.states.remember_reply(self.user_key, ids[choice])
+        self.recent = [ids[choice], *recent][:RECENT_KEEP]  # what a second say_one_of would read
         self.say(variants[choice], quick)
 
     # --- changing things --------------------------------------------------------------------
