@@ -50,6 +50,24 @@ async def test_ieum_run_without_a_token_says_so(tmp_path: Path) -> None:
     assert b"IEUM_TELEGRAM_TOKEN" in err
 
 
+async def test_ieum_run_with_a_wrong_token_or_unreachable_api_says_so(
+    fake_telegram: FakeTelegram, redis_url: str, tmp_path: Path
+) -> None:
+    wrong_token = {**_env(fake_telegram, redis_url), "IEUM_TELEGRAM_TOKEN": "999:WRONG"}
+    unreachable = {
+        **_env(fake_telegram, redis_url),
+        "IEUM_TELEGRAM_API_BASE": f"http://127.0.0.1:{_free_port()}",
+    }
+    for env, expected in ((wrong_token, b"IEUM_TELEGRAM_TOKEN"), (unreachable, b"IEUM_TELEGRAM_API_BASE")):
+        process = await asyncio.create_subprocess_exec(
+            IEUM, "run", cwd=tmp_path, env=env, stderr=asyncio.subprocess.PIPE
+        )
+        _out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+        assert process.returncode == 1, err
+        assert expected in err and b"Traceback" not in err
+        assert b"WRONG" not in err  # the token never reaches the terminal
+
+
 async def test_ieum_run_polls_answers_and_stops_cleanly(
     fake_telegram: FakeTelegram, redis_url: str, redis, tmp_path: Path
 ) -> None:

@@ -33,12 +33,30 @@ def _main(args: argparse.Namespace) -> int:
     if problem:
         print(f"ieum run: {problem}", file=sys.stderr)
         return 2
-    from bot.telegram.runtime import run_with_fast_loop
+    from aiogram.exceptions import TelegramAPIError, TelegramNetworkError
+    from redis.exceptions import ConnectionError as RedisConnectionError
 
+    from bot.telegram.runtime import run_with_fast_loop
+    from models.artifact import ArtifactError
+
+    # Start-up failures a person running the bot can fix get one clear line, not a traceback.
     try:
         run_with_fast_loop(run(settings, webhook=args.webhook))
     except KeyboardInterrupt:
         pass
+    except TelegramNetworkError:
+        problem = f"cannot reach the Bot API at {settings.telegram_api_base} (check IEUM_TELEGRAM_API_BASE)"
+    except TelegramAPIError as exc:
+        problem = f"the Bot API refused the request: {exc.message} (check IEUM_TELEGRAM_TOKEN)"
+    except RedisConnectionError:
+        problem = "cannot connect to Redis (check IEUM_REDIS_URL, or unset it for the embedded Valkey)"
+    except ArtifactError as exc:
+        problem = f"the risk model cannot be loaded: {exc}"
+    else:
+        return 0
+    if problem:
+        print(f"ieum run: {problem}", file=sys.stderr)
+        return 1
     return 0
 
 
