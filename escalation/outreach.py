@@ -8,12 +8,12 @@ one needs a newer signal. Only signals (levels, moods, times) are read, never me
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, timedelta
 
 from clock import Clock
 from escalation.cases import Level
+from escalation.periodic import repeat
 from escalation.service import CaseService
 from storage import keys
 from storage.profiles import Mood, ProfileRepository
@@ -63,14 +63,7 @@ class OutreachScan:
         return opened
 
     async def run_forever(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                event(log, "outreach_scan_failed", logging.ERROR, error=type(exc).__name__)
-            await asyncio.sleep(self.interval_s)
+        await repeat(self.run_once, self.interval_s, "outreach_scan_failed", log)
 
     async def _consider(self, user_key: str, now: datetime) -> int:
         redis = self.service.redis

@@ -11,13 +11,13 @@ IEUM_DISTRESS_SLA_SECONDS): 1) re-alert in the counsellor chat; 2) alert the sup
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 
 from clock import Clock
 from escalation.alerts import AlertContext, priority_of
 from escalation.cases import Case, Status
+from escalation.periodic import repeat
 from escalation.service import CaseService
 from escalation.store import Change
 from outbox.types import OutboundMessage
@@ -51,14 +51,7 @@ class SlaWatcher:
         return fired
 
     async def run_forever(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                event(log, "sla_watch_failed", logging.ERROR, error=type(exc).__name__)
-            await asyncio.sleep(self.interval_s)
+        await repeat(self.run_once, self.interval_s, "sla_watch_failed", log)
 
     def _step(self, case: Case, context: AlertContext | None, now: float) -> Change:
         svc = self.service
