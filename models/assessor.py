@@ -10,6 +10,7 @@ timeout is treated as possible crisis by the pipeline, which fails safe).
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -24,6 +25,11 @@ from models.text import encodable, segments
 
 CHUNK_SEGMENTS = 8  # sentences per job for a long message
 BATCH = 256  # messages per encoder call in assess_many
+# Readings of short messages kept by text: chat repeats itself ("ㅇㅇ", "고마워", "ok"), and a
+# repeated message is then read without a trip to the worker pool. A reading is a pure function
+# of the text (context is applied after), so a kept one is exactly what scoring would return.
+READING_CACHE_SIZE = 4096
+READING_CACHE_MAX_CHARS = 280
 
 
 class DetectorAssessor:
@@ -33,16 +39,33 @@ class DetectorAssessor:
         self.detector = detector
         self.encoder = CachedEncoder(encoder, size=cache_size) if cache_size else encoder
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="assess")
+        # Touched only on the event loop (`assess`), so it needs no lock.
+        self._readings: OrderedDict[str, Raw] = OrderedDict()
+        self._readings_size = cache_size and READING_CACHE_SIZE
+        self.readings_reused = 0
 
     # --- the port ----------------------------------------------------------------------------
     async def assess(self, text: str, context: RiskContext | None = None) -> Assessment:
-        loop = asyncio.get_running_loop()
-        segs = segments(text)
-        if len(segs) <= CHUNK_SEGMENTS:
-            raw = await loop.run_in_executor(self._executor, self._score_one, text)
+        raw = self._readings.get(text)
+        if raw is not None:
+            self._readings.move_to_end(text)
+            self.readings_reused += 1
         else:
-            raw = await self._score_long(loop, text, segs)
+            loop = asyncio.get_running_loop()
+            segs = segments(text)
+            if len(segs) <= CHUNK_SEGMENTS:
+                raw = await loop.run_in_executor(self._executor, self._score_one, text)
+            else:
+                raw = await self._score_long(loop, text, segs)
+            self._keep_reading(text, raw)
         return decide(raw, self.detector.thresholds_for(raw.lang), context)
+
+    def _keep_reading(self, text: str, raw: Raw) -> None:
+        if not self._readings_size or len(text) > READING_CACHE_MAX_CHARS:
+            return
+        self._readings[text] = raw
+        if len(self._readings) > self._readings_size:
+            self._readings.popitem(last=False)
 
     # --- batches (the CLI, evaluation, benchmarks) -------------------------------------------
     def assess_many(

