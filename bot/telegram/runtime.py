@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot, Dispatcher
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import Update
 from aiohttp import web
@@ -30,6 +29,7 @@ from bot.telegram.inbox import DEFAULT_SHARDS, Inbox, InboxEntry
 from bot.telegram.inbox_worker import InboxConsumer, Unprocessable
 from bot.telegram.polling import poll
 from bot.telegram.routers import build_root_router
+from bot.telegram.session import BotApiSession
 from bot.telegram.webhook import build_web_app
 from telemetry import event
 
@@ -60,29 +60,10 @@ class MissingToken(RuntimeError):
     pass
 
 
-class _Session(AiohttpSession):
-    """aiogram's aiohttp session, keeping its parsed response types alive.
-
-    aiogram builds `Response[<return type>]` on every call; pydantic caches parametrised generics
-    only weakly, so after a garbage collection each one is rebuilt (milliseconds of CPU per
-    reply under load). Holding the types the bot uses keeps them built once.
-    """
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        from aiogram.methods.base import Response
-        from aiogram.types import ForumTopic, Message, User
-
-        self._response_types = [
-            Response[t]  # type: ignore[valid-type]
-            for t in (Message, bool, list[Update], list[dict[str, Any]], User, ForumTopic, Message | bool)
-        ]
-
-
 def build_bot(settings: Settings) -> Bot:
     if settings.telegram_token is None:
         raise MissingToken("IEUM_TELEGRAM_TOKEN is not set: ask @BotFather for a token and set it")
-    session = _Session(api=TelegramAPIServer.from_base(settings.telegram_api_base))
+    session = BotApiSession(api=TelegramAPIServer.from_base(settings.telegram_api_base))
     return Bot(settings.telegram_token.get_secret_value(), session=session)
 
 
