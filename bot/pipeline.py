@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
@@ -38,6 +39,16 @@ Eraser = Callable[[str], Awaitable[object]]
 
 ASSESS_TIMEOUT_S = 3.0
 ESCALATION_RETRY_DELAYS_S = (0.5, 1, 2, 5, 10, 30, 60)
+
+
+@dataclass
+class TurnReads:
+    """What a turn read before it ran (see `Pipeline._read`)."""
+
+    profile: Profile
+    context: RiskContext | None = None
+    in_handoff: bool | None = None  # None: not read yet (ask the escalation port)
+    conversation: list[object] | None = None  # the conversation's prefetched reads, if any
 
 
 class Pipeline:
@@ -70,23 +81,24 @@ class Pipeline:
         """Process one incoming message and return the replies to send to the person."""
         text = msg.text if msg.kind in (InputKind.TEXT, InputKind.EDITED, InputKind.COMMAND) else ""
         needs_assessment = bool(text.strip()) and msg.kind is not InputKind.COMMAND
-        profile, context = await self._read(msg, with_context=needs_assessment)
+        # While a counsellor talks with the person the companion stays quiet and relays; commands
+        # and button presses (/delete and its confirmation, /help) still reach the companion.
+        relayed = msg.kind not in (InputKind.COMMAND, InputKind.BUTTON)
+        reads = await self._read(msg, with_context=needs_assessment, with_handoff=relayed)
+        profile = reads.profile
         if needs_assessment:
-            assessment = await self._assess(msg, text, profile, context)
+            assessment = await self._assess(msg, text, profile, reads.context)
         else:
             assessment = Assessment(RiskLevel.NONE, 0.0, (), profile.lang)
         if assessment.level is RiskLevel.CRISIS:
-            return await self._crisis_turn(msg, profile, assessment)
+            return await self._crisis_turn(msg, reads, assessment)
 
         try:
-            # While a counsellor talks with the person the companion stays quiet and relays; commands
-            # and button presses (/delete and its confirmation, /help) still reach the companion.
-            relayed = msg.kind not in (InputKind.COMMAND, InputKind.BUTTON)
-            if relayed and await self.escalation.in_handoff(profile.user_key):
+            if relayed and await self._in_handoff(reads):
                 await self.escalation.relay_from_person(msg, profile)
                 await self._remember(msg, assessment)
                 return ()
-            outcome = await self.conversation.handle(msg, profile, assessment)
+            outcome = await self._converse(msg, reads, assessment)
         except Exception:
             event(log, "turn_failed", logging.ERROR, user=hash_id(msg.user_key), exc_info=True)
             return self.conversation.fallback_replies(profile.lang)
@@ -101,6 +113,18 @@ class Pipeline:
         await self._remember(msg, assessment)
         return outcome.replies
 
+    async def _in_handoff(self, reads: TurnReads) -> bool:
+        if reads.in_handoff is not None:
+            return reads.in_handoff
+        return await self.escalation.in_handoff(reads.profile.user_key)
+
+    async def _converse(self, msg: IncomingMessage, reads: TurnReads, assessment: Assessment) -> Outcome:
+        if reads.conversation is not None:
+            return await self.conversation.handle(  # type: ignore[call-arg]
+                msg, reads.profile, assessment, prefetched=reads.conversation
+            )
+        return await self.conversation.handle(msg, reads.profile, assessment)
+
     async def _schedule_changed(self, user_key: str) -> None:
         for listener in self.schedule_listeners:
             try:
@@ -108,39 +132,71 @@ class Pipeline:
             except Exception:  # the scheduler's periodic sweep catches up; the turn is not lost
                 event(log, "schedule_notice_failed", logging.WARNING, user=hash_id(user_key))
 
-    async def _read(self, msg: IncomingMessage, *, with_context: bool) -> tuple[Profile, RiskContext | None]:
-        """The person's profile and, for a message to assess, their risk window: one round trip.
+    async def _read(self, msg: IncomingMessage, *, with_context: bool, with_handoff: bool) -> TurnReads:
+        """Everything the turn reads before it runs, in one round trip: the profile, the risk
+        window (for a message to assess), the handoff flag (for a message that may be relayed) and
+        the conversation's own reads (state, recent replies) when it offers them.
 
         A failing read degrades as it always did: the profile falls back to defaults (logged),
-        the risk window to an empty context; if the joint read fails, each is read on its own.
+        the risk window to an empty context; if the joint read fails, each part is read on its own
+        (the handoff flag and the conversation's reads by their owners, later in the turn).
         """
         now = self.clock.now()
         lang = _initial_lang(msg, self.default_lang)
-        joint: list[object] | None = None
+        user_key = msg.user_key
+        commands: list[tuple[object, ...]] = [self.profiles.read_command(user_key)]
+        if with_context:
+            commands.append(self.window.read_command(user_key))
+        handoff = self._handoff_command(user_key) if with_handoff else None
+        if handoff is not None:
+            commands.append(handoff)
+        conversation_reads = self._conversation_commands(user_key)
+        commands.extend(conversation_reads)
+        rows: list[object] | None = None
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for command in commands:
+                    pipe.execute_command(*command)
+                rows = await pipe.execute()
+        except Exception:
+            rows = None
+        reads = TurnReads(profile=Profile(user_key=user_key, lang=lang))
+        try:
+            if rows is not None:
+                reads.profile = await self.profiles.get_or_create_from(rows[0], user_key, now, lang=lang)  # type: ignore[arg-type]
+            else:
+                reads.profile = await self.profiles.get_or_create(user_key, now, lang=lang)
+        except Exception:
+            event(log, "profile_unavailable", logging.ERROR, user=hash_id(user_key))
+        at = 1
         if with_context:
             try:
-                async with self.redis.pipeline(transaction=False) as pipe:
-                    pipe.execute_command(*self.profiles.read_command(msg.user_key))
-                    pipe.execute_command(*self.window.read_command(msg.user_key))
-                    joint = await pipe.execute()
+                if rows is not None:
+                    reads.context = self.window.context_from(rows[at], now)  # type: ignore[arg-type]
+                else:
+                    reads.context = await self.window.context(user_key, now)
             except Exception:
-                joint = None
-        try:
-            if joint is not None:
-                profile = await self.profiles.get_or_create_from(joint[0], msg.user_key, now, lang=lang)  # type: ignore[arg-type]
+                reads.context = RiskContext(now=now)
+            at += 1
+        if rows is None:
+            return reads
+        if with_handoff:
+            if handoff is None:
+                reads.in_handoff = self.escalation.handoff_from(None)  # type: ignore[attr-defined]
             else:
-                profile = await self.profiles.get_or_create(msg.user_key, now, lang=lang)
-        except Exception:
-            event(log, "profile_unavailable", logging.ERROR, user=hash_id(msg.user_key))
-            profile = Profile(user_key=msg.user_key, lang=lang)
-        if not with_context:
-            return profile, None
-        try:
-            if joint is not None:
-                return profile, self.window.context_from(joint[1], now)  # type: ignore[arg-type]
-            return profile, await self.window.context(profile.user_key, now)
-        except Exception:
-            return profile, RiskContext(now=now)
+                reads.in_handoff = self.escalation.handoff_from(rows[at])  # type: ignore[attr-defined]
+                at += 1
+        if conversation_reads:
+            reads.conversation = list(rows[at : at + len(conversation_reads)])
+        return reads
+
+    def _handoff_command(self, user_key: str) -> tuple[object, ...] | None:
+        command = getattr(self.escalation, "handoff_read_command", None)
+        return command(user_key) if command is not None else None
+
+    def _conversation_commands(self, user_key: str) -> list[tuple[object, ...]]:
+        command = getattr(self.conversation, "read_commands", None)
+        return list(command(user_key)) if command is not None else []
 
     # --- safety ------------------------------------------------------------------------------
     async def _assess(
@@ -173,8 +229,9 @@ class Pipeline:
         return assessment
 
     async def _crisis_turn(
-        self, msg: IncomingMessage, profile: Profile, assessment: Assessment
+        self, msg: IncomingMessage, reads: TurnReads, assessment: Assessment
     ) -> tuple[Reply, ...]:
+        profile = reads.profile
         kind = (
             EscalationKind.ASSESSOR_FAILURE
             if "assessor_failure" in assessment.reasons
@@ -183,9 +240,9 @@ class Pipeline:
         request = EscalationRequest(kind, assessment.reasons, assessment.score)
         await self._record_durably(msg, profile, assessment, request)
         try:
-            if await self.escalation.in_handoff(profile.user_key):
+            if await self._in_handoff(reads):
                 await self.escalation.relay_from_person(msg, profile)
-            outcome = await self.conversation.handle(msg, profile, assessment)
+            outcome = await self._converse(msg, reads, assessment)
             replies = outcome.replies
         except Exception:
             event(log, "crisis_turn_degraded", logging.ERROR, user=hash_id(msg.user_key))

@@ -11,7 +11,12 @@ from storage.profiles import Profile
 
 class Conversation(Protocol):
     async def handle(self, msg: IncomingMessage, profile: Profile, assessment: Assessment) -> Outcome:
-        """Run one turn. Reads and writes conversation state; never sends anything."""
+        """Run one turn. Reads and writes conversation state; never sends anything.
+
+        A conversation may also offer `read_commands(user_key)` (the Redis reads a turn starts
+        with) and accept `handle(..., prefetched=<their replies>)`: the pipeline then batches those
+        reads with its own in one round trip. `dialogues.service.ConversationService` does.
+        """
         ...
 
     def crisis_replies(self, lang: str) -> tuple[Reply, ...]:

@@ -59,15 +59,28 @@ class ConversationService:
         await self.deps.themes.prepare()
 
     # --- the port -----------------------------------------------------------------------------
-    async def handle(self, msg: IncomingMessage, profile: Profile, assessment: Assessment) -> Outcome:
-        state, recent = await self.deps.states.get_with_recent(profile.user_key)
+    def read_commands(self, user_key: str) -> list[tuple[str | int, ...]]:
+        """What a turn reads first (state, recent replies), for the pipeline's joint read."""
+        return self.deps.states.read_commands(user_key)
+
+    async def handle(
+        self,
+        msg: IncomingMessage,
+        profile: Profile,
+        assessment: Assessment,
+        prefetched: list[object] | None = None,
+    ) -> Outcome:
+        """One turn. `prefetched`: what `read_commands` returned, if the caller read it already."""
+        if prefetched is not None:
+            state, recent = self.deps.states.from_rows(prefetched)
+        else:
+            state, recent = await self.deps.states.get_with_recent(profile.user_key)
         t = Turn(self.deps, msg, profile, assessment, state, recent=recent)
         if assessment.level is RiskLevel.CRISIS:
             self._crisis(t)
         else:
             await self._route(t)
-        if t.state != state:
-            await self.deps.states.set(t.user_key, t.state)
+        await self.deps.states.save_turn(t.user_key, t.state if t.state != state else None, t.said)
         event(log, "turn_handled", user=hash_id(t.user_key), kind=msg.kind.value, flow=t.state.flow or "idle")
         return t.outcome()
 
@@ -83,8 +96,8 @@ class ConversationService:
         state = await self.deps.states.get(profile.user_key)
         t = Turn(self.deps, None, profile, None, state)
         await checkin.start(t)
-        if state.idle or state.flow == checkin.CHECKIN:
-            await self.deps.states.set(t.user_key, t.state)
+        moved = state.idle or state.flow == checkin.CHECKIN
+        await self.deps.states.save_turn(t.user_key, t.state if moved else None, t.said)
         return t.replies[-1]
 
     # --- routing ------------------------------------------------------------------------------

@@ -44,6 +44,38 @@ class StateStore:
             raw, rows = await pipe.execute()
         return _decode_state(raw), _decode_recent(rows)
 
+    @staticmethod
+    def read_commands(user_key: str) -> list[tuple[str | int, ...]]:
+        """The reads `get_with_recent` does, for callers that batch them with other reads."""
+        return [
+            ("GET", keys.conversation_state(user_key)),
+            ("LRANGE", keys.recent_replies(user_key), 0, RECENT_KEEP - 1),
+        ]
+
+    @staticmethod
+    def from_rows(rows: list[object]) -> tuple[State, list[str]]:
+        """State and recent replies from what `read_commands` returned, in order."""
+        raw, recent = rows
+        return _decode_state(raw), _decode_recent(recent)  # type: ignore[arg-type]
+
+    async def save_turn(self, user_key: str, state: State | None, said: list[str]) -> None:
+        """What a turn changed, in one round trip: its new state (None: unchanged) and the ids of
+        the varied replies it said (oldest first)."""
+        if state is None and not said:
+            return
+        recent_key = keys.recent_replies(user_key)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            if state is not None:
+                if state.idle:
+                    pipe.delete(keys.conversation_state(user_key))
+                else:
+                    pipe.set(keys.conversation_state(user_key), json.dumps(asdict(state)), ex=STATE_TTL_S)
+            if said:
+                pipe.lpush(recent_key, *said)
+                pipe.ltrim(recent_key, 0, RECENT_KEEP - 1)
+                pipe.expire(recent_key, RECENT_TTL_S)
+            await pipe.execute()
+
     async def set(self, user_key: str, state: State) -> None:
         if state.idle:
             await self.redis.delete(keys.conversation_state(user_key))
@@ -53,14 +85,6 @@ class StateStore:
     async def recent(self, user_key: str) -> list[str]:
         rows = await self.redis.lrange(keys.recent_replies(user_key), 0, RECENT_KEEP - 1)
         return _decode_recent(rows)
-
-    async def remember_reply(self, user_key: str, reply_id: str) -> None:
-        key = keys.recent_replies(user_key)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.lpush(key, reply_id)
-            pipe.ltrim(key, 0, RECENT_KEEP - 1)
-            pipe.expire(key, RECENT_TTL_S)
-            await pipe.execute()
 
 
 def _decode_state(raw: str | bytes | None) -> State:

@@ -57,6 +57,8 @@ class Turn:
     changed: set[str] = field(default_factory=set)
     # reply ids said lately (newest first), when read with the state; None: read on first use
     recent: list[str] | None = None
+    # varied replies said in this turn (oldest first), saved with the state when the turn ends
+    said: list[str] = field(default_factory=list)
 
     @property
     def lang(self) -> str:
@@ -97,7 +99,7 @@ class Turn:
             last = next((r for r in recent if r.startswith(f"{group}:")), None)
             fresh = [i for i, rid in enumerate(ids) if rid != last] or [0]
         choice = self.deps.rng.choice(fresh)
-        await self.deps.states.remember_reply(self.user_key, ids[choice])
+        self.said.append(ids[choice])
         self.recent = [ids[choice], *recent][:RECENT_KEEP]  # what a second say_one_of would read
         self.say(variants[choice], quick)
 

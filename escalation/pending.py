@@ -30,6 +30,14 @@ class PendingRequests:
     async def in_handoff(self, user_key: str) -> bool:
         return False
 
+    @staticmethod
+    def handoff_read_command(user_key: str) -> tuple[str, ...] | None:
+        return None  # nobody is ever handed over here: nothing to read
+
+    @staticmethod
+    def handoff_from(reply: object) -> bool:
+        return False
+
     async def relay_from_person(self, msg: IncomingMessage, profile: Profile) -> None:
         return None
 

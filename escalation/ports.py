@@ -27,6 +27,15 @@ class Escalation(Protocol):
         """Is a counsellor talking with this person right now (companion stays quiet)?"""
         ...
 
+    def handoff_read_command(self, user_key: str) -> tuple[str, ...] | None:
+        """The Redis read behind `in_handoff`, so the pipeline can batch it with the turn's other
+        reads (None: nothing to read, the answer is `handoff_from(None)`)."""
+        ...
+
+    def handoff_from(self, reply: object) -> bool:
+        """`in_handoff`'s answer from the reply to `handoff_read_command`."""
+        ...
+
     async def relay_from_person(self, msg: IncomingMessage, profile: Profile) -> None:
         """Queue the person's message to the counsellor handling their case."""
         ...

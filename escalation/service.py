@@ -122,6 +122,15 @@ class CaseService:
     async def in_handoff(self, user_key: str) -> bool:
         return bool(await self.redis.exists(keys.handoff(user_key)))
 
+    @staticmethod
+    def handoff_read_command(user_key: str) -> tuple[str, ...] | None:
+        """The read `in_handoff` does, for the pipeline's joint read; `handoff_from` reads its reply."""
+        return ("EXISTS", keys.handoff(user_key))
+
+    @staticmethod
+    def handoff_from(reply: object) -> bool:
+        return bool(reply)
+
     async def relay_from_person(self, msg: IncomingMessage, profile: Profile) -> None:
         """Queue the person's message into their case thread (the counsellor is talking with them)."""
         case_id = await self.redis.get(keys.handoff(profile.user_key))
