@@ -19,7 +19,9 @@ import gc
 import json
 import multiprocessing
 import os
+import random
 import statistics
+import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -163,14 +165,18 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 await asyncio.sleep(0.01)
             hook = f"http://127.0.0.1:{runtime.port}{PATH}"
 
-            warm = _updates(args.warmup, max(1, args.users // 4), FIRST_CHAT + 500_000, 10_000_000)
+            # Fresh chat and update ids each run, so a reused --redis-url never sees them as seen.
+            run = random.randrange(1, 1000)
+            chats, first_id = FIRST_CHAT + run * 1_000_000, 10_000_000 + run * 2_000_000
+            warm = _updates(args.warmup, max(1, args.users // 4), chats + 500_000, first_id)
             await _run_batch(parent, hook, warm, args.concurrency, runtime, timeout=120)
             settle_heap()  # as `ieum run` does at start-up, after the lazily built parts exist
+            print(f"measuring {args.n} updates…", file=sys.stderr, flush=True)
             for table in (first_send, done, intake):
                 table.clear()
             rtt.clear()
 
-            updates = _updates(args.n, args.users, FIRST_CHAT, 20_000_000)
+            updates = _updates(args.n, args.users, chats, first_id + 1_000_000)
             profiler = None
             if args.profile:
                 import cProfile
