@@ -233,6 +233,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "bot_cpu_ms_per_update": round(cpu_s * 1000 / len(ids), 3),
         "cpu_bound_updates_per_s": round(len(ids) / cpu_s, 1),
         "cpus": os.cpu_count(),
+        "python_loop_us": machine_speed_us(),
         "gc_full_collections": len(gc_pauses),
         "gc_full_max_ms": round(max(gc_pauses, default=0.0) * 1000, 1),
     }
@@ -305,6 +306,18 @@ def _updates(n: int, users: int, first_chat: int, first_id: int) -> list[dict[st
     return out
 
 
+def machine_speed_us() -> float:
+    """How fast this machine runs plain Python: best of 5 timings of `sum(range(1000))`, in µs.
+
+    Shared machines differ by 2x and more; CPU per update scales with this figure, so it lets
+    figures from different machines be compared.
+    """
+    import timeit
+
+    timer = timeit.Timer("sum(range(1000))")
+    return round(min(timer.repeat(repeat=5, number=2000)) / 2000 * 1e6, 2)
+
+
 def _pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -333,6 +346,10 @@ def _print(r: dict[str, Any]) -> None:
         f"(one core would carry {r['cpu_bound_updates_per_s']} updates/s; {r['cpus']} CPUs here)"
     )
     print(f"  full GC pauses      {r['gc_full_collections']}, longest {r['gc_full_max_ms']} ms")
+    print(
+        f"  machine speed       {r['python_loop_us']} us for sum(range(1000)) "
+        "(compare figures across machines by this)"
+    )
 
 
 # --- the driver (child process): fake Bot API server + webhook load generator ------------------------
