@@ -64,7 +64,8 @@ class StateStore:
         if state is None and not said:
             return
         recent_key = keys.recent_replies(user_key)
-        async with self.redis.pipeline(transaction=True) as pipe:
+        # No MULTI: the two are independent (at worst a varied reply repeats once).
+        async with self.redis.pipeline(transaction=False) as pipe:
             if state is not None:
                 if state.idle:
                     pipe.delete(keys.conversation_state(user_key))
