@@ -7,6 +7,7 @@ The keyword assessor keeps these tests fast and independent of the trained detec
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,6 +17,7 @@ import redis.asyncio as aioredis
 from bot.app import App, running_app
 from dialogues.catalogue import load_catalogue
 from models.placeholder import KeywordAssessor
+from storage import keys
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.telegram_harness import bot_running, bot_settings, post_update
 
@@ -178,6 +180,11 @@ async def test_delete_leaves_no_trace_of_the_person_in_redis(app: App, fake_tele
         await me.press("v1:ci:good")
         await me.say("/talk")
         await other.say("/start")
+        # an update of mine that failed for good, kept for operators with what I wrote
+        failed = fake_telegram.message_update(CHAT, "실패한 메시지")
+        await app.redis.xadd(
+            keys.inbox_dead_letter(), {"reason": "RuntimeError", "c": str(CHAT), "u": json.dumps(failed)}
+        )
         assert await _mentions(app.redis, str(CHAT))  # there is something to erase
         confirm = await me.say("/delete")
         assert me.last_buttons() == ["v1:del:yes", "v1:del:no"], confirm

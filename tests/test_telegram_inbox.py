@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import redis.asyncio as aioredis
 
 from bot.telegram.inbox import Inbox, InboxEntry, chat_of
-from bot.telegram.inbox_worker import GROUP, InboxConsumer
+from bot.telegram.inbox_worker import GROUP, InboxConsumer, erase_dead_letters
 from storage import keys
 from tests.fakes.telegram_api import FakeTelegram
 
@@ -179,3 +180,23 @@ async def test_two_processes_share_the_shards_and_each_chat_stays_in_order(redis
     assert all(texts == [str(i) for i in range(20)] for texts in seen.values())
     assert len(seen) == 40 and by_consumer["a"] > 0 and by_consumer["b"] > 0
     assert await redis.zcard(keys.inbox_members()) == 0
+
+
+async def test_delete_takes_the_persons_dead_letters_and_only_theirs(redis: aioredis.Redis) -> None:
+    fake = FakeTelegram()
+    inbox = Inbox(redis, shards=1)
+
+    async def handler(entry: InboxEntry, attempt: int) -> None:
+        raise RuntimeError("boom")
+
+    for chat, text in ((31, "내 비밀 이야기"), (32, "someone else"), (31, "또 하나")):
+        await inbox.push(_msg(fake, chat, text))
+    await InboxConsumer(redis, inbox, handler, retry_delays=(0,)).run_once()
+    # an entry written before dead letters kept the chat beside the update
+    await redis.xadd(keys.inbox_dead_letter(), {"reason": "old", "u": json.dumps(_msg(fake, 31, "옛날"))})
+    assert await redis.xlen(keys.inbox_dead_letter()) == 4
+
+    assert await erase_dead_letters(redis, inbox, "telegram:31") == 3
+    left = await redis.xrange(keys.inbox_dead_letter())
+    assert [json.loads(f["u"])["message"]["text"] for _, f in left] == ["someone else"]
+    assert await erase_dead_letters(redis, inbox, "terminal:32") == 0  # another channel's person

@@ -27,7 +27,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
-from bot.telegram.inbox import Inbox, InboxEntry
+from bot.telegram.inbox import Inbox, InboxEntry, chat_of
 from bot.telegram.inbox_leases import ShardLeases
 from storage import keys
 from telemetry import event, hash_id
@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 GROUP = "ieum-bot"
 DEAD_LETTER_MAXLEN = 10_000
+ERASE_SCAN_BATCH = 500
 
 Handler = Callable[[InboxEntry, int], Awaitable[None]]  # (entry, attempt number from 1)
 
@@ -297,6 +298,7 @@ class InboxConsumer:
                 "shard": str(entry.shard),
                 "entry": entry.id,
                 "reason": reason,
+                "c": entry.chat,  # so /delete finds the person's entries (`erase_dead_letters`)
                 "u": json.dumps(entry.update, ensure_ascii=False, separators=(",", ":")),
             },
             maxlen=DEAD_LETTER_MAXLEN,
@@ -311,3 +313,32 @@ class InboxConsumer:
             chat=hash_id(entry.chat),
             reason=reason,
         )
+
+
+async def erase_dead_letters(redis: aioredis.Redis, inbox: Inbox, user_key: str) -> int:
+    """/delete: take the person's failed updates (which hold what they wrote) off the dead-letter
+    stream. Returns how many were removed. The stream is capped, so the scan is bounded."""
+    channel, _, chat = user_key.partition(":")
+    if channel != inbox.channel or not chat:
+        return 0
+    stream = keys.inbox_dead_letter()
+    removed = 0
+    start = "-"
+    while True:
+        rows = await redis.xrange(stream, min=start, max="+", count=ERASE_SCAN_BATCH)
+        mine = [entry_id for entry_id, fields in rows if _dead_letter_chat(fields) == chat]
+        if mine:
+            removed += await redis.xdel(stream, *mine)
+        if len(rows) < ERASE_SCAN_BATCH:
+            return removed
+        start = f"({rows[-1][0]}"
+
+
+def _dead_letter_chat(fields: dict[str, str]) -> str:
+    if fields.get("c"):
+        return fields["c"]
+    try:  # entries written before the chat was kept beside the update
+        update = json.loads(fields.get("u", "{}"))
+    except ValueError:
+        return ""
+    return chat_of(update) if isinstance(update, dict) else ""

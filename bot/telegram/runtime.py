@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import gc
 import inspect
 import logging
@@ -26,7 +27,7 @@ from pydantic import ValidationError
 
 from bot.telegram.errors import install_error_handler
 from bot.telegram.inbox import DEFAULT_SHARDS, Inbox, InboxEntry
-from bot.telegram.inbox_worker import InboxConsumer, Unprocessable
+from bot.telegram.inbox_worker import InboxConsumer, Unprocessable, erase_dead_letters
 from bot.telegram.polling import poll
 from bot.telegram.routers import build_root_router
 from bot.telegram.session import BotApiSession
@@ -127,6 +128,8 @@ class TelegramRuntime:
         )
         self.port: int | None = None  # the webhook's bound port once it listens (0 picks a free one)
         register_sender(app, self.bot)
+        # /delete also removes the person's failed updates kept for operators (they hold text).
+        app.pipeline.erasers.append(functools.partial(erase_dead_letters, app.redis, self.inbox))
 
     async def handle_entry(self, entry: InboxEntry, attempt: int) -> None:
         token = current_update.set(InFlight(int(entry.update.get("update_id", 0)), entry.intake_ts))
