@@ -12,6 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from bot.telegram import replies as replies_module
+from bot.telegram.webhook import spinner_answer
 from dialogues.messages import Outcome, Reply
 from storage import keys
 from tests.fakes.telegram_api import FakeTelegram
@@ -142,6 +143,30 @@ async def test_webhook_registers_itself_when_a_public_url_is_set(
     hook = next(c for c in calls if c.method == "setWebhook")
     assert hook.params["url"] == "https://bot.example.org/telegram/webhook"
     assert hook.params["secret_token"] == "test-webhook-secret"
+
+
+async def test_a_button_pressed_through_the_webhook_is_answered_in_its_response(
+    app, fake_telegram: FakeTelegram
+) -> None:
+    async with bot_running(app, webhook=True) as runtime:
+        press = fake_telegram.callback_update(CHAT, "v1:ci:good")
+        assert await post_update(runtime, press, telegram=fake_telegram) == 200
+        # Telegram ran the answer given in the response: the spinner stopped at intake
+        answered = fake_telegram.calls_to("answerCallbackQuery")
+        assert [c.params["callback_query_id"] for c in answered] == [press["callback_query"]["id"]]
+        assert await fake_telegram.wait_for_messages(CHAT, 1) == ["button:v1:ci:good"]
+        await fake_telegram.wait_for(lambda _c: True, timeout=0.3)
+    assert len(fake_telegram.calls_to("answerCallbackQuery")) == 1  # the bot did not answer it again
+
+
+async def test_buttons_outside_the_companion_are_left_to_their_handlers(fake_telegram: FakeTelegram) -> None:
+    press = fake_telegram.callback_update(CHAT, "cs:take:17")  # a counsellor's case button
+    assert spinner_answer(press) is None
+    group = fake_telegram.callback_update(-100123, "v1:ci:good")  # a companion payload, not in private
+    group["callback_query"]["message"]["chat"]["type"] = "supergroup"
+    assert spinner_answer(group) is None
+    assert spinner_answer(fake_telegram.message_update(CHAT, "v1:ci:good")) is None
+    assert spinner_answer(fake_telegram.callback_update(CHAT, "v1:ci:good")) is not None
 
 
 class LongConversation(EchoConversation):

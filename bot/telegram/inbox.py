@@ -20,10 +20,11 @@ from storage import keys
 
 DEFAULT_SHARDS = 16
 
-# KEYS[1] seen-marker, KEYS[2] stream; ARGV[1] ttl s, ARGV[2] raw update, ARGV[3] chat, ARGV[4] intake ts
+# KEYS[1] seen-marker, KEYS[2] stream; ARGV[1] ttl s, ARGV[2] raw update, ARGV[3] chat, ARGV[4] intake ts,
+# ARGV[5] "1" when a button's spinner was already answered at intake (the webhook's response)
 _PUSH = """
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
-  return redis.call('XADD', KEYS[2], '*', 'u', ARGV[2], 'c', ARGV[3], 't', ARGV[4])
+  return redis.call('XADD', KEYS[2], '*', 'u', ARGV[2], 'c', ARGV[3], 't', ARGV[4], 'a', ARGV[5])
 end
 return false
 """
@@ -39,6 +40,7 @@ class InboxEntry:
     update: dict[str, Any]
     intake_ts: float  # wall-clock seconds when the update was taken in (for latency figures)
     deliveries: int = 1  # how many times the stream has handed this entry out
+    spinner_answered: bool = False  # the webhook's response already answered this button press
 
 
 def chat_of(update: dict[str, Any]) -> str:
@@ -81,7 +83,9 @@ class Inbox:
         # crc32, not hash(): every process must agree on a chat's shard.
         return zlib.crc32(chat.encode()) % self.shards
 
-    async def push(self, update: dict[str, Any], raw: str | bytes | None = None) -> bool:
+    async def push(
+        self, update: dict[str, Any], raw: str | bytes | None = None, *, spinner_answered: bool = False
+    ) -> bool:
         """Make `update` durable. True if it is new, False if this update id was already taken in.
 
         `raw` is the update's JSON exactly as received (the webhook body): stored as it is instead
@@ -97,7 +101,7 @@ class Inbox:
             raw = json.dumps(update, ensure_ascii=False, separators=(",", ":"))
         entry_id = await self._push(
             keys=[keys.inbox_seen(shard, self.channel, update_id), keys.inbox_stream(shard)],
-            args=[self.dedup_ttl, raw, chat, f"{time.time():.6f}"],
+            args=[self.dedup_ttl, raw, chat, f"{time.time():.6f}", "1" if spinner_answered else "0"],
         )
         return entry_id is not None
 

@@ -235,6 +235,7 @@ class InboxConsumer:
             update=update if isinstance(update, dict) else {},
             intake_ts=float(fields.get("t", 0) or 0),
             deliveries=deliveries,
+            spinner_answered=fields.get("a") == "1",
         )
 
     # --- handling --------------------------------------------------------------------------------

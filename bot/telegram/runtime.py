@@ -143,7 +143,9 @@ class TelegramRuntime:
             except Exception:
                 event(log, "update_type_unknown", logging.WARNING)
                 return
-            await self.dp.feed_update(self.bot, update, inbox_attempt=attempt)
+            await self.dp.feed_update(
+                self.bot, update, inbox_attempt=attempt, spinner_answered=entry.spinner_answered
+            )
         finally:
             current_update.reset(token)
 

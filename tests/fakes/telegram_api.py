@@ -292,6 +292,12 @@ class FakeTelegram:
         self._record(call)
         return web.json_response({"ok": True, "result": self._result(call)})
 
+    def webhook_reply(self, body: dict[str, Any]) -> None:
+        """A method the bot gave in its response to a webhook call: Telegram runs it (with no
+        result reported back), so it is recorded like any other call."""
+        params = {k: v for k, v in body.items() if k != "method"}
+        self._record(Call(method=str(body["method"]), params=params, ts=time.monotonic(), token=self.token))
+
     def _record(self, call: Call) -> None:
         self.calls.append(call)
         if self.on_call is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -71,8 +72,12 @@ async def post_update(
     secret: str | None = WEBHOOK_SECRET,
     path: str = WEBHOOK_PATH,
     session: aiohttp.ClientSession | None = None,
+    telegram: FakeTelegram | None = None,
 ) -> int:
-    """POST an update to the running webhook over loopback; return the HTTP status."""
+    """POST an update to the running webhook over loopback; return the HTTP status.
+
+    With `telegram`, a method the bot gives in its response is run there, as Telegram runs it.
+    """
     headers = {"Content-Type": "application/json"}
     if secret is not None:
         headers[SECRET_HEADER] = secret
@@ -82,7 +87,11 @@ async def post_update(
     client = session or aiohttp.ClientSession()
     try:
         async with client.post(url, headers=headers, **kwargs) as response:
-            await response.read()
+            body = await response.read()
+            if telegram is not None and response.status == 200:
+                reply = json.loads(body)
+                if "method" in reply:
+                    telegram.webhook_reply(reply)
             return response.status
     finally:
         if owned:

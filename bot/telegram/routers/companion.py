@@ -62,13 +62,19 @@ async def on_edited_message(
 
 
 async def on_button(
-    callback_query: CallbackQuery, bot: Bot, app: App, event_update: Update, inbox_attempt: int = 1
+    callback_query: CallbackQuery,
+    bot: Bot,
+    app: App,
+    event_update: Update,
+    inbox_attempt: int = 1,
+    spinner_answered: bool = False,
 ) -> None:
     try:
         msg = callback_to_incoming(callback_query, event_update.update_id, app.clock.now())
         await take_turn(app, bot, msg, inbox_attempt)
     finally:
-        await answer_button(bot, callback_query)
+        if not spinner_answered:  # the webhook's response answered it at intake
+            await answer_button(bot, callback_query)
 
 
 async def on_unclaimed_button(callback_query: CallbackQuery, bot: Bot) -> None:
