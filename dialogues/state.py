@@ -77,12 +77,6 @@ class StateStore:
                 pipe.expire(recent_key, RECENT_TTL_S)
             await pipe.execute()
 
-    async def set(self, user_key: str, state: State) -> None:
-        if state.idle:
-            await self.redis.delete(keys.conversation_state(user_key))
-            return
-        await self.redis.set(keys.conversation_state(user_key), json.dumps(asdict(state)), ex=STATE_TTL_S)
-
     async def recent(self, user_key: str) -> list[str]:
         rows = await self.redis.lrange(keys.recent_replies(user_key), 0, RECENT_KEEP - 1)
         return _decode_recent(rows)

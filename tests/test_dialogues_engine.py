@@ -324,6 +324,6 @@ async def test_crisis_reply_follows_the_message_language_before_onboarding(perso
 async def test_a_step_removed_from_the_flow_file_does_not_strand_anyone(person: Person, redis) -> None:
     from dialogues.state import State
 
-    await StateStore(redis).set(person.user_key, State("onboarding", "gone"))
+    await StateStore(redis).save_turn(person.user_key, State("onboarding", "gone"), [])
     out = await person.text("안녕")
     assert out.replies and (await StateStore(redis).get(person.user_key)).idle
