@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from storage.cancellation import raise_if_cancelling
 from telemetry import event
 
 
@@ -19,4 +20,5 @@ async def repeat(
             raise
         except Exception as exc:  # a failed pass is retried on the next tick; the watcher lives on
             event(log, failed_event, logging.ERROR, error=type(exc).__name__)
+        raise_if_cancelling()  # a cancel a Redis call swallowed (see storage.cancellation)
         await asyncio.sleep(interval_s)

@@ -36,6 +36,7 @@ from outbox.refs import NO_TOPIC, REF_TTL_S
 from outbox.stream import LANES
 from outbox.types import Action, Delivery, DeliveryStatus, OutboundMessage, Sender
 from storage import keys
+from storage.cancellation import raise_if_cancelling, stop_task, wait_set
 from telemetry import event, hash_id
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ DEPENDENCY_TIMEOUT_S = 60.0
 HEALTH_TTL_S = 60
 GONE_AFTER_MS = 86_400_000
 DEAD_MAXLEN = 10_000
+CHILD_STOP_S = 10.0  # on shutdown, how long a reader, upkeep or delivery task gets to end
 
 
 class Blocker(Protocol):
@@ -149,14 +151,14 @@ class OutboxConsumer:
         ]
         try:
             while True:
+                raise_if_cancelling()
                 wait = self._dispatch()
                 await self._sleep(wait if wait is not None else 1.0)
         finally:
-            for task in tasks:
+            children = [*tasks, *self._tasks]
+            for task in children:
                 task.cancel()
-            for task in list(self._tasks):
-                task.cancel()
-            await asyncio.gather(*tasks, *self._tasks, return_exceptions=True)
+            await asyncio.gather(*(stop_task(task, CHILD_STOP_S) for task in children))
             with contextlib.suppress(Exception):
                 await self.redis.delete(keys.outbox_health(self.name))
 
@@ -181,10 +183,10 @@ class OutboxConsumer:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                _reraise_if_cancelling()
+                raise_if_cancelling()
                 event(log, "outbox_read_failed", logging.WARNING, error=type(exc).__name__)
                 await asyncio.sleep(1.0)
-            _reraise_if_cancelling()
+            raise_if_cancelling()
 
     async def _read(self, block_ms: int | None) -> int:
         """Read new entries. Crisis lane always; the others only while the buffer has room."""
@@ -329,8 +331,7 @@ class OutboxConsumer:
         if seconds <= 0:
             await asyncio.sleep(0)
             return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+        await wait_set(self._wake, seconds)
 
     def _finished(self) -> int:
         s = self.stats
@@ -521,9 +522,9 @@ class OutboxConsumer:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                _reraise_if_cancelling()
+                raise_if_cancelling()
                 event(log, "outbox_upkeep_failed", logging.WARNING, error=type(exc).__name__)
-            _reraise_if_cancelling()
+            raise_if_cancelling()
             await asyncio.sleep(interval)
 
     async def record_health(self) -> None:
@@ -560,13 +561,6 @@ class OutboxConsumer:
                 await self.redis.xclaim(
                     keys.outbox_lane(lane), keys.OUTBOX_GROUP, self.name, 0, ids[i : i + 500], justid=True
                 )
-
-
-def _reraise_if_cancelling() -> None:
-    """redis-py can turn a cancelled blocking read into a connection error; honour the cancel."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
 
 
 class _GaveUp(Exception):

@@ -22,6 +22,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from scheduling.engine import SchedulingEngine
 from storage import keys
+from storage.cancellation import raise_if_cancelling
 from telemetry import event
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ class SchedulerLeader:
     async def run(self) -> None:
         try:
             while True:
+                raise_if_cancelling()  # a cancel a Redis call swallowed (see storage.cancellation)
                 try:
                     if await self.lease.acquire():
                         await self._lead()
@@ -93,6 +95,7 @@ class SchedulerLeader:
                     raise
                 except Exception:
                     event(log, "scheduler_leader_error", logging.ERROR, exc_info=True)
+                raise_if_cancelling()
                 await asyncio.sleep(self.lease.ttl_ms / 3000)
         finally:
             self.leading.clear()
@@ -128,6 +131,7 @@ class SchedulerLeader:
             scheduler.start()
             self.leading.set()
             await tick()
+            raise_if_cancelling()  # stopped during the first tick: do not lead on
             await lost.wait()
             event(log, "scheduler_lease_lost", logging.WARNING, term=self.terms)
         finally:

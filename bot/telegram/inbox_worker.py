@@ -14,7 +14,6 @@ update cannot block a person's shard forever.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -30,6 +29,7 @@ from redis.exceptions import ResponseError
 from bot.telegram.inbox import Inbox, InboxEntry, chat_of
 from bot.telegram.inbox_leases import ShardLeases
 from storage import keys
+from storage.cancellation import raise_if_cancelling, wait_set
 from telemetry import event, hash_id
 
 log = logging.getLogger(__name__)
@@ -48,17 +48,6 @@ return redis.call('XDEL', KEYS[1], ARGV[2])
 
 class Unprocessable(Exception):
     """The entry can never be handled (e.g. unreadable): dead-letter it now, without retries."""
-
-
-def raise_if_cancelling() -> None:
-    """Stop a loop whose task was cancelled even if a library swallowed the CancelledError.
-
-    On Python 3.11, redis-py's internal `asyncio.timeout` use can turn an outside cancellation
-    into a TimeoutError it handles itself, so a worker loop would run on after shutdown.
-    """
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
 
 
 class InboxConsumer:
@@ -134,8 +123,7 @@ class InboxConsumer:
                 raise
             except Exception as exc:
                 event(log, "inbox_heartbeat_failed", logging.ERROR, error=type(exc).__name__)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=self.lease_ms / 3000)
+            await wait_set(self._stopping, self.lease_ms / 3000)
 
     async def _shard_loop(self, shard: int) -> None:
         failures = 0
@@ -146,8 +134,7 @@ class InboxConsumer:
                     await self.leases.release(shard)  # between batches: nothing of it is in hand
                     event(log, "inbox_shard_handed_over", shard=shard)
                 if not await self._take(shard):
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._stopping.wait(), timeout=min(2.0, self.lease_ms / 3000))
+                    await wait_set(self._stopping, min(2.0, self.lease_ms / 3000))
                     continue
                 await self._read_new(shard, block_ms=self.block_ms)
                 failures = 0

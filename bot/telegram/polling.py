@@ -16,7 +16,7 @@ from aiogram import Bot
 from aiogram.methods.base import TelegramMethod
 
 from bot.telegram.inbox import Inbox
-from bot.telegram.inbox_worker import raise_if_cancelling
+from storage.cancellation import raise_if_cancelling
 from telemetry import event
 
 log = logging.getLogger(__name__)

@@ -32,6 +32,7 @@ from bot.telegram.polling import poll
 from bot.telegram.routers import build_root_router
 from bot.telegram.session import BotApiSession
 from bot.telegram.webhook import build_web_app
+from storage.cancellation import raise_if_cancelling, stop_task
 from telemetry import event
 
 if TYPE_CHECKING:
@@ -197,11 +198,11 @@ class TelegramRuntime:
                 task.cancel()
             self.consumer.stop()
             await asyncio.wait([consumer], timeout=STOP_GRACE_S)
-            consumer.cancel()
-            # A worker whose cancellation a library swallowed must not hold up the shutdown forever.
-            _done, stuck = await asyncio.wait([consumer, *tasks], timeout=STOP_GRACE_S)
-            for task in stuck:
-                event(log, "worker_did_not_stop", logging.ERROR, worker=task.get_name())
+            # A cancel a library swallowed is repeated; a worker that still will not end is left behind.
+            stopped = await asyncio.gather(*(stop_task(task, STOP_GRACE_S) for task in [consumer, *tasks]))
+            for task, ended in zip([consumer, *tasks], stopped, strict=True):
+                if not ended:
+                    event(log, "worker_did_not_stop", logging.ERROR, worker=task.get_name())
             await self.consumer.release_all()
             try:
                 await self.dp.emit_shutdown(bot=self.bot, **self.dp.workflow_data)
@@ -235,6 +236,7 @@ async def _supervise(name: str, fn: Callable[[], Awaitable[None]]) -> None:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            raise_if_cancelling()  # stopped while failing: do not restart
             failures += 1
             event(log, "worker_crashed", logging.ERROR, worker=name, error=type(exc).__name__)
             await asyncio.sleep(min(SERVICE_RESTART_MAX_S, 0.5 * 2**failures))
