@@ -88,10 +88,11 @@ def inbox_members() -> str:
     return f"{PREFIX}:inbox:members"
 
 
-def inbox_unsent(channel: str, update_id: str | int) -> str:
+def inbox_unsent(user_key: str, update_id: str | int) -> str:
     """Replies computed for an update but not yet sent (short TTL): a retry sends these instead of
-    running the turn a second time."""
-    return f"{PREFIX}:inbox:unsent:{channel}:{update_id}"
+    running the turn a second time. The person's key: the replies may hold their nickname, so
+    /delete takes them with the rest."""
+    return f"{PREFIX}:{user_tag(user_key)}:unsent:{update_id}"
 
 
 def inbox_dead_letter() -> str:

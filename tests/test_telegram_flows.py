@@ -185,11 +185,15 @@ async def test_delete_leaves_no_trace_of_the_person_in_redis(app: App, fake_tele
         await app.redis.xadd(
             keys.inbox_dead_letter(), {"reason": "RuntimeError", "c": str(CHAT), "u": json.dumps(failed)}
         )
+        # replies computed for an update of mine but not sent yet, kept for the update's retry
+        unsent = keys.inbox_unsent(f"telegram:{CHAT}", failed["update_id"])
+        await app.redis.set(unsent, json.dumps([{"t": "하늘님, 오늘 어땠어요?", "q": []}]), ex=3600)
         assert await _mentions(app.redis, str(CHAT))  # there is something to erase
         confirm = await me.say("/delete")
         assert me.last_buttons() == ["v1:del:yes", "v1:del:no"], confirm
         await me.press("v1:del:yes")
     assert await _mentions(app.redis, str(CHAT)) == []
+    assert not await app.redis.exists(unsent)
     assert await _mentions(app.redis, str(CHAT + 7))  # someone else's data stays
 
 

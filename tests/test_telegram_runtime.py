@@ -206,7 +206,7 @@ async def test_a_reply_that_cannot_be_sent_is_retried_without_running_the_turn_t
         texts = await fake_telegram.wait_for_messages(CHAT, 4)  # three failed sends, then one
     assert texts[-1] == "text:잘 가니?"
     assert conversation.turns == 1
-    assert [k async for k in redis.scan_iter("ieum:inbox:unsent:*")] == []
+    assert [k async for k in redis.scan_iter("ieum:*:unsent:*")] == []
 
 
 async def test_group_messages_are_not_the_companions(app, fake_telegram: FakeTelegram) -> None:

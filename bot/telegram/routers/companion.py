@@ -102,7 +102,7 @@ async def take_turn(app: App, bot: Bot, msg: IncomingMessage, attempt: int) -> N
     error goes up so the inbox retries the update; the retry sends the kept replies instead of
     running the turn again (which would advance the conversation twice).
     """
-    unsent_key = keys.inbox_unsent(CHANNEL, msg.update_id)
+    unsent_key = keys.inbox_unsent(msg.user_key, msg.update_id)
     replies = await _load_unsent(app, unsent_key) if attempt > 1 else None
     if replies is None:
         replies = await app.pipeline.handle(msg)
