@@ -135,7 +135,8 @@ class Pipeline:
     async def _read(self, msg: IncomingMessage, *, with_context: bool, with_handoff: bool) -> TurnReads:
         """Everything the turn reads before it runs, in one round trip: the profile, the risk
         window (for a message to assess), the handoff flag (for a message that may be relayed) and
-        the conversation's own reads (state, recent replies) when it offers them.
+        the conversation's own reads (state, recent replies) when it offers them. The same round
+        trip stamps when the person was last seen (outreach reads it).
 
         A failing read degrades as it always did: the profile falls back to defaults (logged),
         the risk window to an empty context; if the joint read fails, each part is read on its own
@@ -152,6 +153,7 @@ class Pipeline:
             commands.append(handoff)
         conversation_reads = self._conversation_commands(user_key)
         commands.extend(conversation_reads)
+        commands.append(self.profiles.seen_command(user_key, msg.ts))  # a write, last: no row read
         rows: list[object] | None = None
         try:
             async with self.redis.pipeline(transaction=False) as pipe:

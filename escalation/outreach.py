@@ -1,9 +1,10 @@
 """Proactive outreach: care for people who do not ask for it.
 
 Someone whose recent messages or check-in answers signalled distress or crisis, and who then
-went quiet (no message or answer for `silence_days`, or `missed_checkins` unanswered check-ins),
-gets a low-priority outreach case, so a counsellor can reach out. One outreach per episode: a new
-one needs a newer signal. Only signals (levels, moods, times) are read, never message text.
+went quiet (nothing sent for `silence_days`, or nothing since the signal and `missed_checkins`
+unanswered check-ins), gets a low-priority outreach case, so a counsellor can reach out. One
+outreach per episode: a new one needs a newer signal. Only signals (levels, moods, times) and
+when the person last sent anything are read, never message text.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from telemetry import event, hash_id
 log = logging.getLogger(__name__)
 
 LOOKBACK_DAYS = 14
+# A signal and the last-seen stamp of the same message can differ by clock rounding.
+SAME_MOMENT = timedelta(minutes=1)
 WORRYING_MOODS = (Mood.NOT_GREAT, Mood.WANT_TO_TALK)
 
 
@@ -83,11 +86,15 @@ class OutreachScan:
         marked = await redis.get(keys.outreach_mark(user_key))
         if marked is not None and float(marked) >= signal.timestamp():
             return 0  # this episode already had its outreach
-        activity = [s.ts for s in context.recent] + [ts for ts, _ in moods]
+        seen = await self.profiles.last_seen(user_key)  # any message or button, scored or not
+        activity = [s.ts for s in context.recent] + [ts for ts, _ in moods] + ([seen] if seen else [])
         last_seen = max(activity) if activity else signal
         unanswered = int(await redis.hget(keys.checkin_plan(user_key), "unanswered") or 0)
+        # Missed check-ins mean silence only if nothing came since the worrying signal: someone
+        # who talks with the companion but lets check-ins pass has not gone quiet.
+        silent_since_signal = last_seen <= signal + SAME_MOMENT
         quiet = now - last_seen >= self.silence or (
-            self.missed_checkins > 0 and unanswered >= self.missed_checkins
+            self.missed_checkins > 0 and unanswered >= self.missed_checkins and silent_since_signal
         )
         if not quiet:
             return 0

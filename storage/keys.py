@@ -30,6 +30,11 @@ def moods(user_key: str) -> str:
     return f"{PREFIX}:{user_tag(user_key)}:moods"
 
 
+def last_seen(user_key: str) -> str:
+    """When the person last sent anything (unix time): outreach tells silence from calm chatting."""
+    return f"{PREFIX}:{user_tag(user_key)}:last_seen"
+
+
 def conversation_state(user_key: str) -> str:
     return f"{PREFIX}:{user_tag(user_key)}:state"
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import dataclasses
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 import redis.asyncio as aioredis
 
 from storage import keys
+
+# Longer than outreach looks back for a worrying signal (14 days); nothing else reads it.
+LAST_SEEN_TTL_S = 30 * 86_400
 
 
 class Rhythm(StrEnum):
@@ -179,6 +182,20 @@ class ProfileRepository:
             ts, _, mood = row.rpartition("|")
             out.append((datetime.fromisoformat(ts), Mood(mood)))
         return out
+
+    # --- last seen ----------------------------------------------------------------------------
+    @staticmethod
+    def seen_command(user_key: str, at: datetime) -> tuple[object, ...]:
+        """Stamp "the person sent something at `at`" (batched with a turn's reads: no round trip
+        of its own). Only the time is kept, and only for `LAST_SEEN_TTL_S`."""
+        return ("SET", keys.last_seen(user_key), str(int(at.timestamp())), "EX", LAST_SEEN_TTL_S)
+
+    async def last_seen(self, user_key: str) -> datetime | None:
+        raw = await self.redis.get(keys.last_seen(user_key))
+        try:
+            return datetime.fromtimestamp(int(raw), UTC) if raw else None
+        except ValueError:
+            return None
 
     # --- erasure --------------------------------------------------------------------------
     async def erase(self, user_key: str) -> None:

@@ -282,6 +282,27 @@ async def test_outreach_after_configured_silence(
     assert "Outreach" in ok_calls(fake_telegram, "sendMessage", GROUP)[0].text
 
 
+async def test_outreach_waits_while_the_person_keeps_talking_after_a_worrying_signal(
+    fake_telegram: FakeTelegram, redis_url: str, redis: aioredis.Redis
+):
+    """Check-ins let pass are not silence when the person still writes (unscored messages too)."""
+    clock = FakeClock()
+    app = await make_app(fake_telegram, redis_url, redis, clock=clock, outreach_silence_days=2)
+    user_key = f"telegram:{PERSON}"
+    await app.profiles.get_or_create(user_key, clock.now())
+    await RiskWindow(redis).push(user_key, PastSignal(clock.now(), RiskLevel.DISTRESS, 0.6))
+    await redis.hset(keys.checkin_plan(user_key), "unanswered", "3")  # check-ins go unanswered
+    outreach = app.extras["outreach"]
+    clock.advance(hours=20)
+    await app.pipeline.handle(IncomingMessage("telegram", str(PERSON), "1", clock.now(), text="라면 먹었어"))
+    clock.advance(hours=20)
+    assert await outreach.run_once() == 0  # still talking: not quiet
+    clock.advance(hours=30)  # two days after the last message
+    assert await outreach.run_once() == 1
+    case = await service(app).store.get("1")
+    assert case is not None and case.level.value == "outreach"
+
+
 async def test_pipeline_in_handoff_relays_text_but_answers_commands(
     fake_telegram: FakeTelegram, redis_url: str, redis: aioredis.Redis
 ):
