@@ -155,10 +155,7 @@ class OutboxConsumer:
                 wait = self._dispatch()
                 await self._sleep(wait if wait is not None else 1.0)
         finally:
-            children = [*tasks, *self._tasks]
-            for task in children:
-                task.cancel()
-            await asyncio.gather(*(stop_task(task, CHILD_STOP_S) for task in children))
+            await asyncio.gather(*(stop_task(task, CHILD_STOP_S) for task in [*tasks, *self._tasks]))
             with contextlib.suppress(Exception):
                 await self.redis.delete(keys.outbox_health(self.name))
 
