@@ -158,7 +158,10 @@ async def test_two_processes_share_the_shards_and_each_chat_stays_in_order(redis
     a = InboxConsumer(redis, inbox, handler_for("a"), consumer="a", block_ms=50, lease_ms=600)
     b = InboxConsumer(redis, inbox, handler_for("b"), consumer="b", block_ms=50, lease_ms=600)
     first = asyncio.create_task(a.run())
-    await asyncio.sleep(0.3)
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        if len(a.leases.held) == 8:
+            break
     assert len(a.leases.held) == 8  # alone, it holds every shard
     second = asyncio.create_task(b.run())
     for _ in range(100):  # within a few heartbeats the shards are shared out
