@@ -260,14 +260,22 @@ async def test_sla_realert_and_supervisor_with_injected_clock(
     assert sum("⏰" in t for t in fake_telegram.texts_to(GROUP)) == 1
 
 
-async def test_outreach_after_configured_silence(
+async def _after_a_worrying_message(
     fake_telegram: FakeTelegram, redis_url: str, redis: aioredis.Redis
-):
+) -> tuple[App, FakeClock, str]:
+    """An app whose outreach waits for two days of silence; a person whose last signal was distress."""
     clock = FakeClock()
     app = await make_app(fake_telegram, redis_url, redis, clock=clock, outreach_silence_days=2)
     user_key = f"telegram:{PERSON}"
     await app.profiles.get_or_create(user_key, clock.now())
     await RiskWindow(redis).push(user_key, PastSignal(clock.now(), RiskLevel.DISTRESS, 0.6))
+    return app, clock, user_key
+
+
+async def test_outreach_after_configured_silence(
+    fake_telegram: FakeTelegram, redis_url: str, redis: aioredis.Redis
+):
+    app, clock, _user_key = await _after_a_worrying_message(fake_telegram, redis_url, redis)
     outreach = app.extras["outreach"]
     clock.advance(days=1)
     assert await outreach.run_once() == 0  # not quiet long enough yet
@@ -285,11 +293,7 @@ async def test_outreach_waits_while_the_person_keeps_talking_after_a_worrying_si
     fake_telegram: FakeTelegram, redis_url: str, redis: aioredis.Redis
 ):
     """Check-ins let pass are not silence when the person still writes (unscored messages too)."""
-    clock = FakeClock()
-    app = await make_app(fake_telegram, redis_url, redis, clock=clock, outreach_silence_days=2)
-    user_key = f"telegram:{PERSON}"
-    await app.profiles.get_or_create(user_key, clock.now())
-    await RiskWindow(redis).push(user_key, PastSignal(clock.now(), RiskLevel.DISTRESS, 0.6))
+    app, clock, user_key = await _after_a_worrying_message(fake_telegram, redis_url, redis)
     await redis.hset(keys.checkin_plan(user_key), "unanswered", "3")  # check-ins go unanswered
     outreach = app.extras["outreach"]
     clock.advance(hours=20)
